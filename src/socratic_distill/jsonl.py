@@ -1,0 +1,98 @@
+"""JSONL reading and writing: every line validated, every write atomic.
+
+A malformed line raises `UserError("FILE:LINE: reason")`. Writers go through a temporary file
+beside the target and rename it into place, so a crash never leaves a half-written file that
+looks complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from socratic_distill.errors import UserError
+
+T = TypeVar("T", bound=BaseModel)
+
+
+def _describe(error: ValidationError) -> str:
+    first = error.errors()[0]
+    field = ".".join(str(part) for part in first["loc"]) or "record"
+    more = f" (+{error.error_count() - 1} more)" if error.error_count() > 1 else ""
+    return f"field `{field}`: {first['msg']}{more}"
+
+
+def iter_jsonl(path: str | Path, model: type[T] | None = None) -> Iterator[T | dict[str, Any]]:
+    """Yield one record per non-blank line, validated against `model` when given."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: no such file")
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise UserError(f"{path}:{number}: invalid JSON ({error.msg})") from None
+            if not isinstance(record, dict):
+                raise UserError(f"{path}:{number}: expected a JSON object, got {type(record).__name__}")
+            if model is None:
+                yield record
+                continue
+            try:
+                yield model.model_validate(record)
+            except ValidationError as error:
+                raise UserError(f"{path}:{number}: {_describe(error)}") from None
+
+
+def read_jsonl(path: str | Path, model: type[T] | None = None) -> list[T | dict[str, Any]]:
+    return list(iter_jsonl(path, model))
+
+
+def _dumps(record: BaseModel | dict[str, Any]) -> str:
+    if isinstance(record, BaseModel):
+        return record.model_dump_json(exclude_none=True)
+    return json.dumps(record, ensure_ascii=False)
+
+
+@contextmanager
+def atomic_writer(path: str | Path, mode: str = "w") -> Iterator[IO[str]]:
+    """Open a temporary file beside `path`; rename it over `path` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode, encoding="utf-8") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_jsonl(path: str | Path, records: Iterable[BaseModel | dict[str, Any]]) -> int:
+    """Write all records atomically; return how many were written."""
+    count = 0
+    with atomic_writer(path) as handle:
+        for record in records:
+            handle.write(_dumps(record) + "\n")
+            count += 1
+    return count
+
+
+def append_jsonl(path: str | Path, record: BaseModel | dict[str, Any]) -> None:
+    """Append one record and flush it, for append-only resumable outputs."""
+    with Path(path).open("a", encoding="utf-8") as handle:
+        handle.write(_dumps(record) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())

@@ -1,0 +1,83 @@
+"""The record types that cross stage boundaries, defined once.
+
+A `Problem` is what every dataset loader produces and every later stage reads; a `Prediction`
+is one line of a solver's output, read as it is by `evaluate`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from socratic_distill.eval.answers import AnswerType, normalize_answer
+
+
+class Step(BaseModel):
+    """One subquestion of a Socratic decomposition and its solution."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    subquestion: str
+    solution: str = Field(description="Worked solution; may hold <<expr=value>> annotations.")
+    answer: str | None = Field(default=None, description="The step's own (normalised) answer.")
+
+
+class Problem(BaseModel):
+    """One problem of any dataset, with its normalised gold answer and optional gold reasoning."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    question: str
+    answer: str = Field(description="Normalised gold answer: a number, yes/no, or text.")
+    answer_type: AnswerType | None = Field(
+        default=None, description="number, yesno or text; inferred from the answer when absent."
+    )
+    context: str | None = Field(default=None, description="Supporting text, e.g. StrategyQA facts.")
+    gold_steps: list[Step] | None = None
+    gold_cot: str | None = Field(
+        default=None, description="Plain step-by-step solution, without the final-answer line."
+    )
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _normalise_answer(self) -> Problem:
+        self.answer, self.answer_type = normalize_answer(self.answer, self.answer_type)
+        return self
+
+
+class Prediction(BaseModel):
+    """One solver output line. Only `id` is required, so any tool's output can be scored."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    prediction: str | None = None
+    answer: str | None = Field(default=None, description="Answer extracted by the solver, if any.")
+    steps: list[Step] | None = None
+    error: str | None = None
+
+
+Method = Literal["answer", "cot", "unified", "socratic"]
+
+Task = Literal["answer", "cot", "unified", "qg", "qa"]
+TASKS: tuple[str, ...] = ("answer", "cot", "unified", "qg", "qa")
+
+
+class TrainingExample(BaseModel):
+    """One supervised example: a text and the character spans of it that carry the loss.
+
+    All five tasks share this shape; `unified`, `qg` and `qa` use the same text of a problem
+    and differ only in `loss_spans` (see `socratic_distill.formats`).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    task: Task
+    text: str
+    loss_spans: list[tuple[int, int]] = Field(
+        description="[start, end) character offsets into `text` whose tokens are trained on."
+    )
+    format_version: int
