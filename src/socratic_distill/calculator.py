@@ -1,0 +1,144 @@
+"""Safe arithmetic for `<<expr=value>>` annotations, shared by the teacher's checks and inference.
+
+`safe_eval` parses with a small recursive-descent grammar of its own, so no name, attribute,
+call or subscript can ever be reached, and it never uses eval or exec:
+
+    expr   := term (('+' | '-') term)*
+    term   := factor (('*' | 'x' | '×' | '/' | '÷') factor)*
+    factor := ('+' | '-') factor | power
+    power  := atom (('**' | '^') factor)?
+    atom   := NUMBER ['%'] | '(' expr ')'
+
+Numbers may carry thousands separators (`1,200`), decimals, a leading `$`, and a trailing `%`
+(divides by 100). Input length, nesting, magnitude and exponents are bounded, so hostile input
+such as `9**9**9` returns None at once instead of hanging.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+MAX_LENGTH = 200
+MAX_MAGNITUDE = 1e15
+MAX_EXPONENT = 64
+MAX_DEPTH = 32
+
+_TOKEN_RE = re.compile(
+    r"\s*(?:(?P<number>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d*)?|\.\d+)|(?P<op>\*\*|[-+*/x×÷^()%$]))"
+)
+
+
+class _Refused(Exception):
+    """Anything outside the grammar or the bounds."""
+
+
+def _tokenize(expr: str) -> list[str]:
+    tokens, position = [], 0
+    stripped = expr.rstrip()
+    while position < len(stripped):
+        match = _TOKEN_RE.match(stripped, position)
+        if not match:
+            raise _Refused
+        token = match.group("number") or match.group("op")
+        if token != "$":  # currency signs carry no arithmetic
+            tokens.append(token.replace(",", "") if match.group("number") else token)
+        position = match.end()
+    return tokens
+
+
+class _Parser:
+    def __init__(self, tokens: list[str]):
+        self.tokens, self.position, self.depth = tokens, 0, 0
+
+    def peek(self) -> str | None:
+        return self.tokens[self.position] if self.position < len(self.tokens) else None
+
+    def take(self) -> str:
+        token = self.peek()
+        if token is None:
+            raise _Refused
+        self.position += 1
+        return token
+
+    def expr(self) -> float:
+        value = self.term()
+        while self.peek() in ("+", "-"):
+            value = _checked(value + self.term() if self.take() == "+" else value - self.term())
+        return value
+
+    def term(self) -> float:
+        value = self.factor()
+        while self.peek() in ("*", "x", "×", "/", "÷"):
+            operator, right = self.take(), self.factor()
+            if operator in ("/", "÷"):
+                if right == 0:
+                    raise _Refused
+                value = _checked(value / right)
+            else:
+                value = _checked(value * right)
+        return value
+
+    def factor(self) -> float:
+        if self.peek() in ("+", "-"):
+            sign = -1.0 if self.take() == "-" else 1.0
+            return sign * self.nested(self.factor)
+        return self.power()
+
+    def power(self) -> float:
+        base = self.atom()
+        if self.peek() in ("**", "^"):
+            self.take()
+            exponent = self.nested(self.factor)
+            if abs(exponent) > MAX_EXPONENT or (base == 0 and exponent < 0):
+                raise _Refused
+            if base < 0 and exponent != int(exponent):
+                raise _Refused
+            if base != 0 and exponent * math.log10(abs(base)) > math.log10(MAX_MAGNITUDE):
+                raise _Refused
+            return _checked(base**exponent)
+        return base
+
+    def atom(self) -> float:
+        token = self.take()
+        if token == "(":
+            value = self.nested(self.expr)
+            if self.take() != ")":
+                raise _Refused
+        elif token[0].isdigit() or token[0] == ".":
+            value = _checked(float(token))
+        else:
+            raise _Refused
+        if self.peek() == "%":
+            self.take()
+            value /= 100
+        return value
+
+    def nested(self, rule) -> float:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise _Refused
+        try:
+            return rule()
+        finally:
+            self.depth -= 1
+
+
+def _checked(value: float) -> float:
+    if not math.isfinite(value) or abs(value) > MAX_MAGNITUDE:
+        raise _Refused
+    return value
+
+
+def safe_eval(expr: str) -> float | None:
+    """The value of an arithmetic expression, or None for anything else. Never raises."""
+    if not isinstance(expr, str) or not expr.strip() or len(expr) > MAX_LENGTH:
+        return None
+    try:
+        parser = _Parser(_tokenize(expr))
+        value = parser.expr()
+        if parser.peek() is not None:
+            return None
+        return value
+    except (_Refused, ValueError, OverflowError, ZeroDivisionError, RecursionError):
+        return None

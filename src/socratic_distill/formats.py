@@ -1,0 +1,210 @@
+"""The text layouts that students are trained on and prompted with, defined once.
+
+Every task starts from the same header and ends a final answer with GSM8K's `#### n`::
+
+    Question: Natalia sold clips to 48 of her friends in April, ...?
+    Q: How many clips did Natalia sell in May?
+    A: Natalia sold 48/2 = <<48/2=24>>24 clips in May. #### 24
+    Q: How many clips did Natalia sell altogether in April and May?
+    A: Natalia sold 48+24 = <<48+24=72>>72 clips altogether in April and May. #### 72
+    Q: [END]
+
+That Socratic sequence is shared by three tasks, which differ only in the spans that carry
+the loss: `unified` learns everything after the header, `qg` (the decomposer) the text after
+each `Q:` (subquestions and the end marker), `qa` (the solver) the text after each `A:`.
+At inference the decomposer is prompted with the sequence so far ending in `Q:`, the solver
+with the sequence ending in `A:`; both stop at the end of their line. The final answer is the
+last step's `#### n`. `answer` and `cot` complete the header with `#### n` or with the plain
+solution followed by `#### n`. A `Facts: ...` line precedes the question when a problem has
+context (StrategyQA).
+
+Completions start with a space after `Q:`/`A:` and prompts end before it, so that the
+tokenizer sees the same token boundaries in training and at inference.
+Bump FORMAT_VERSION whenever a layout changes: trained students record it and solvers check it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from socratic_distill.eval.answers import extract_answer
+from socratic_distill.schemas import Problem, Step, TrainingExample
+
+FORMAT_VERSION = 1
+
+SUBQUESTION = "Q:"
+SOLUTION = "A:"
+END_MARKER = "[END]"
+ANSWER_MARK = "####"
+LINE_END = "\n"  # qg and qa generate one line each
+
+
+def header(question: str, context: str | None = None) -> str:
+    facts = f"Facts: {' '.join(context.split())}\n" if context else ""
+    return f"{facts}Question: {' '.join(question.split())}\n"
+
+
+def final_answer(answer: str) -> str:
+    return f"{ANSWER_MARK} {answer}"
+
+
+def step_answer(step: Step, answer_type: str = "number") -> str | None:
+    """The step's answer: its own field, else what its solution computes."""
+    if step.answer:
+        return step.answer
+    return extract_answer(step.solution, answer_type, "flexible") if step.solution else None
+
+
+def solution_line(solution: str, answer: str | None) -> str:
+    """The solver's line after `A:`: the solution, then `#### answer` when known."""
+    text = " ".join(solution.split())
+    return f"{text} {final_answer(answer)}" if answer else text
+
+
+@dataclass
+class Layout:
+    """A rendered Socratic sequence and the spans of each kind of completion in it."""
+
+    text: str = ""
+    subquestions: list[tuple[int, int]] = field(default_factory=list)
+    solutions: list[tuple[int, int]] = field(default_factory=list)
+    end: list[tuple[int, int]] = field(default_factory=list)
+
+    def add(self, prefix: str, completion: str, spans: list[tuple[int, int]]) -> None:
+        self.text += prefix
+        start = len(self.text)
+        self.text += f" {completion}{LINE_END}"
+        spans.append((start, len(self.text)))
+
+
+def socratic_layout(
+    question: str,
+    steps: list[Step],
+    *,
+    context: str | None = None,
+    finished: bool = True,
+    include_solutions: bool = True,
+    answer_type: str = "number",
+) -> Layout:
+    """The Socratic sequence of `steps`, closed by the end marker when `finished`."""
+    layout = Layout(text=header(question, context))
+    for step in steps:
+        layout.add(SUBQUESTION, " ".join(step.subquestion.split()), layout.subquestions)
+        if include_solutions:
+            line = solution_line(step.solution, step_answer(step, answer_type))
+            layout.add(SOLUTION, line, layout.solutions)
+    if finished:
+        layout.add(SUBQUESTION, END_MARKER, layout.end)
+    return layout
+
+
+# ---- prompts at inference: exactly the training text up to the completion ----
+
+
+def answer_prompt(question: str, context: str | None = None) -> str:
+    return header(question, context)
+
+
+cot_prompt = answer_prompt
+unified_prompt = answer_prompt
+
+
+def qg_prompt(
+    question: str, steps: list[Step], context: str | None = None, include_solutions: bool = True
+) -> str:
+    layout = socratic_layout(
+        question, steps, context=context, finished=False, include_solutions=include_solutions
+    )
+    return layout.text + SUBQUESTION
+
+
+def qa_prompt(
+    question: str, steps: list[Step], subquestion: str, context: str | None = None
+) -> str:
+    layout = socratic_layout(question, steps, context=context, finished=False)
+    return f"{layout.text}{SUBQUESTION} {' '.join(subquestion.split())}{LINE_END}{SOLUTION}"
+
+
+# ---- parsing what students generate ----
+
+
+def parse_subquestion(generated: str) -> str | None:
+    """The decomposer's line: a subquestion, or None for the end marker (or nothing at all)."""
+    line = generated.split(LINE_END, 1)[0].strip()
+    return None if not line or line.startswith(END_MARKER) else line
+
+
+def parse_solution(generated: str, answer_type: str = "number") -> Step:
+    """The solver's line as a step (subquestion left empty for the caller to fill)."""
+    line = generated.split(LINE_END, 1)[0].strip()
+    solution, mark, tail = line.rpartition(ANSWER_MARK)
+    if not mark:
+        return Step(subquestion="", solution=line, answer=extract_answer(line, answer_type))
+    return Step(subquestion="", solution=solution.strip(), answer=extract_answer(
+        f"{ANSWER_MARK} {tail}", answer_type, "strict"))
+
+
+def parse_unified(generated: str, answer_type: str = "number") -> list[Step]:
+    """Steps from a unified model's output (`Q:`/`A:` lines), stopping at the end marker."""
+    steps: list[Step] = []
+    for raw in generated.split(LINE_END):
+        line = raw.strip()
+        if line.startswith(SUBQUESTION):
+            subquestion = parse_subquestion(line[len(SUBQUESTION):])
+            if subquestion is None:
+                break
+            steps.append(Step(subquestion=subquestion, solution=""))
+        elif line.startswith(SOLUTION) and steps and not steps[-1].solution:
+            parsed = parse_solution(line[len(SOLUTION):], answer_type)
+            steps[-1] = Step(
+                subquestion=steps[-1].subquestion, solution=parsed.solution, answer=parsed.answer
+            )
+    return steps
+
+
+# ---- training examples ----
+
+
+def _closing_steps(problem: Problem) -> list[Step]:
+    """Gold steps with the last step's answer set to the gold answer: the last answer is final."""
+    steps = list(problem.gold_steps or [])
+    if steps:
+        steps[-1] = steps[-1].model_copy(update={"answer": problem.answer})
+    return steps
+
+
+def _example(problem: Problem, task: str, text: str, spans: list[tuple[int, int]]):
+    return TrainingExample(
+        id=problem.id, task=task, text=text, loss_spans=spans, format_version=FORMAT_VERSION
+    )
+
+
+def build_examples(
+    problem: Problem, task: str, *, qg_include_solutions: bool = True
+) -> list[TrainingExample]:
+    """The training examples of one problem for one task; [] when it lacks what the task needs."""
+    head = header(problem.question, problem.context)
+    answer_line = f"{final_answer(problem.answer)}{LINE_END}"
+    if task == "answer":
+        return [_example(problem, task, head + answer_line, [(len(head), len(head) + len(answer_line))])]
+    if task == "cot":
+        if not problem.gold_cot:
+            return []
+        completion = f"{problem.gold_cot.strip()}{LINE_END}{answer_line}"
+        return [_example(problem, task, head + completion, [(len(head), len(head) + len(completion))])]
+    steps = _closing_steps(problem)
+    if not steps or (task != "qg" and not all(step.solution.strip() for step in steps)):
+        return []
+    layout = socratic_layout(
+        problem.question,
+        steps,
+        context=problem.context,
+        include_solutions=task != "qg" or qg_include_solutions,
+        answer_type=problem.answer_type or "number",
+    )
+    spans = {
+        "unified": [(len(head), len(layout.text))],
+        "qg": layout.subquestions + layout.end,
+        "qa": layout.solutions,
+    }[task]
+    return [_example(problem, task, layout.text, sorted(spans))]

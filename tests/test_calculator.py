@@ -1,0 +1,99 @@
+"""The safe calculator: right values for arithmetic, None for everything else, never a hang."""
+
+import math
+import time
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from socratic_distill.calculator import safe_eval
+
+VALUES = [
+    ("48/2", 24),
+    ("48+24", 72),
+    ("0.2*50", 10),
+    ("1,200 * 3", 3600),
+    ("$12 x 5", 60),
+    ("3 × 4", 12),
+    ("9 ÷ 3", 3),
+    ("(2+3)*4", 20),
+    ("-3 - -2", -1),
+    ("2**10", 1024),
+    ("2^3", 8),
+    ("10% * 50", 5),
+    ("3.5 + .5", 4),
+    ("100 - 20%*100", 80),
+    ("((((7))))", 7),
+    ("7.", 7),
+]
+
+HOSTILE = [
+    "9**9**9",
+    "9**999",
+    "10**100",
+    "2**-99999",
+    "(-8)**0.5",
+    "0**-1",
+    "__import__('os').system('true')",
+    "open('x')",
+    "a+1",
+    "[1][0]",
+    "(1).real",
+    "1 if 1 else 2",
+    "lambda: 1",
+    "1e308*10",
+    "1/0",
+    "5 % 3",
+    "",
+    "   ",
+    "(1+2",
+    "1+2)",
+    "1 2",
+    "9" * 300,
+    "(" * 100 + "1" + ")" * 100,
+    "1" + "+1" * 150,
+    "99999999999999999",
+    "1,2",
+    None,
+    12,
+]
+
+
+@pytest.mark.parametrize("expr, expected", VALUES)
+def test_arithmetic(expr, expected):
+    assert safe_eval(expr) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("expr", HOSTILE)
+def test_refuses_hostile_input_at_once(expr):
+    start = time.perf_counter()
+    assert safe_eval(expr) is None
+    assert time.perf_counter() - start < 1.0  # bounded work, not a speed target
+
+
+@given(st.text(max_size=300))
+@settings(max_examples=500, deadline=None)
+def test_any_text_gives_a_float_or_none(text):
+    value = safe_eval(text)
+    assert value is None or (isinstance(value, float) and math.isfinite(value))
+
+
+@given(st.integers(0, 10**6), st.integers(0, 10**6), st.sampled_from("+-*"))
+def test_matches_python_arithmetic_on_integers(a, b, op):
+    expected = {"+": a + b, "-": a - b, "*": a * b}[op]
+    assert safe_eval(f"{a} {op} {b}") == pytest.approx(expected)
+
+
+@given(st.recursive(
+    st.integers(0, 99).map(str),
+    lambda inner: st.tuples(inner, st.sampled_from(["+", "-", "*", "/", "**"]), inner).map(
+        lambda t: f"({t[0]}{t[1]}{t[2]})"),
+    max_leaves=20,
+))
+@settings(max_examples=300, deadline=None)
+def test_nested_expressions_never_raise_or_hang(expr):
+    start = time.perf_counter()
+    value = safe_eval(expr)
+    assert value is None or math.isfinite(value)
+    assert time.perf_counter() - start < 1.0

@@ -1,0 +1,107 @@
+"""The layouts: training texts and inference prompts must agree token for token."""
+
+from socratic_distill import formats
+from socratic_distill.schemas import Problem, Step
+
+NATALIA = Problem(
+    id="p1",
+    question="Natalia sold clips to 48 of her friends in April, and then she sold half as many "
+    "clips in May. How many clips did Natalia sell altogether in April and May?",
+    answer="72",
+    gold_steps=[
+        Step(subquestion="How many clips did Natalia sell in May?",
+             solution="Natalia sold 48/2 = <<48/2=24>>24 clips in May."),
+        Step(subquestion="How many clips did Natalia sell altogether in April and May?",
+             solution="Natalia sold 48+24 = <<48+24=72>>72 clips altogether in April and May."),
+    ],
+    gold_cot="Natalia sold 48/2 = <<48/2=24>>24 clips in May.\n"
+    "Natalia sold 48+24 = <<48+24=72>>72 clips altogether in April and May.",
+)
+
+
+def spans_text(example):
+    return [example.text[start:end] for start, end in example.loss_spans]
+
+
+def only(problem, task, **kwargs):
+    (example,) = formats.build_examples(problem, task, **kwargs)
+    assert example.format_version == formats.FORMAT_VERSION
+    return example
+
+
+def test_socratic_tasks_share_one_text_and_differ_in_spans():
+    unified, qg, qa = (only(NATALIA, task) for task in ("unified", "qg", "qa"))
+    assert unified.text == qg.text == qa.text
+    assert spans_text(qg) == [
+        " How many clips did Natalia sell in May?\n",
+        " How many clips did Natalia sell altogether in April and May?\n",
+        " [END]\n",
+    ]
+    assert spans_text(qa) == [
+        " Natalia sold 48/2 = <<48/2=24>>24 clips in May. #### 24\n",
+        " Natalia sold 48+24 = <<48+24=72>>72 clips altogether in April and May. #### 72\n",
+    ]
+    (whole,) = spans_text(unified)
+    assert unified.text == formats.header(NATALIA.question) + whole
+    assert whole.startswith("Q: How many") and whole.endswith("Q: [END]\n")
+
+
+def test_answer_and_cot_train_on_the_completion_only():
+    answer = only(NATALIA, "answer")
+    assert spans_text(answer) == ["#### 72\n"]
+    assert answer.text.startswith("Question: Natalia")
+    cot = only(NATALIA, "cot")
+    assert spans_text(cot)[0].startswith("Natalia sold 48/2")
+    assert cot.text.endswith("#### 72\n")
+
+
+def test_inference_prompts_are_prefixes_of_the_training_text():
+    text = only(NATALIA, "unified").text
+    steps = [s.model_copy(update={"answer": formats.step_answer(s)}) for s in NATALIA.gold_steps]
+    for k in range(len(steps) + 1):
+        qg_prompt = formats.qg_prompt(NATALIA.question, steps[:k])
+        assert text.startswith(qg_prompt)
+        assert text[len(qg_prompt):].startswith(" ")  # the completion carries the space
+        if k < len(steps):
+            qa_prompt = formats.qa_prompt(NATALIA.question, steps[:k], steps[k].subquestion)
+            assert text.startswith(qa_prompt)
+
+
+def test_parsing_inverts_rendering():
+    text = only(NATALIA, "unified").text
+    steps = formats.parse_unified(text[len(formats.header(NATALIA.question)):])
+    assert [s.subquestion for s in steps] == [s.subquestion for s in NATALIA.gold_steps]
+    assert [s.answer for s in steps] == ["24", "72"]
+    assert formats.parse_subquestion(" [END]\n") is None
+    assert formats.parse_subquestion(" How many?\nQ: more") == "How many?"
+    step = formats.parse_solution(" She has 3+4 = <<3+4=7>>7 pens. #### 7\nQ:")
+    assert (step.solution, step.answer) == ("She has 3+4 = <<3+4=7>>7 pens.", "7")
+
+
+def test_last_step_carries_the_gold_answer():
+    off = NATALIA.model_copy(update={"gold_steps": [
+        NATALIA.gold_steps[0], Step(subquestion="How many in all?", solution="That is 72 clips sold.")
+    ]})
+    assert spans_text(only(off, "qa"))[-1].endswith("#### 72\n")
+
+
+def test_qg_ablation_drops_solutions():
+    qg = only(NATALIA, "qg", qg_include_solutions=False)
+    assert "A:" not in qg.text and qg.text.count("Q:") == 3
+    assert formats.qg_prompt(NATALIA.question, NATALIA.gold_steps[:1], include_solutions=False) \
+        in qg.text
+
+
+def test_problems_without_what_a_task_needs_give_no_examples():
+    bare = Problem(id="b", question="What is 2+2?", answer="4")
+    assert formats.build_examples(bare, "cot") == []
+    assert formats.build_examples(bare, "unified") == []
+    no_solutions = NATALIA.model_copy(update={"gold_steps": [
+        Step(subquestion="How many kids?", solution="")]})
+    assert formats.build_examples(no_solutions, "qa") == []
+    assert len(formats.build_examples(no_solutions, "qg")) == 1
+
+
+def test_context_goes_before_the_question():
+    problem = Problem(id="s", question="Is it wet?", answer=True, context="Rain is water.")
+    assert only(problem, "answer").text == "Facts: Rain is water.\nQuestion: Is it wet?\n#### yes\n"
