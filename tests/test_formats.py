@@ -80,7 +80,8 @@ def test_parsing_inverts_rendering():
 
 def test_last_step_carries_the_gold_answer():
     off = NATALIA.model_copy(update={"gold_steps": [
-        NATALIA.gold_steps[0], Step(subquestion="How many in all?", solution="That is 72 clips sold.")
+        NATALIA.gold_steps[0],
+        Step(subquestion="How many in all?", solution="That is 72 clips sold."),
     ]})
     assert spans_text(only(off, "qa"))[-1].endswith("#### 72\n")
 

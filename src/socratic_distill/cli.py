@@ -34,7 +34,7 @@ DataDirOpt = Annotated[
     Path | None,
     typer.Option(
         "--data-dir",
-        help="Local directory with the original dataset files (else $SOCRATIC_DATA_DIR, else the hub).",
+        help="Directory of original dataset files (else $SOCRATIC_DATA_DIR, else the hub).",
     ),
 ]
 OptionsOpt = Annotated[
@@ -56,7 +56,9 @@ def parse_key_values(pairs: list[str] | None, flag: str = "--dataset-option") ->
     return options
 
 
-def load_dataset_arg(spec: str, limit: int | None, data_dir: Path | None, options: list[str] | None):
+def load_dataset_arg(
+    spec: str, limit: int | None, data_dir: Path | None, options: list[str] | None
+):
     from socratic_distill.data.registry import load_problems
 
     problems = load_problems(
@@ -116,7 +118,11 @@ def evaluate(
     out: Annotated[Path | None, typer.Option(help="Write metrics as JSON here.")] = None,
 ) -> None:
     """Score a predictions file against a dataset's gold answers."""
-    from socratic_distill.eval.evaluate import evaluate_predictions, format_summary, load_predictions
+    from socratic_distill.eval.evaluate import (
+        evaluate_predictions,
+        format_summary,
+        load_predictions,
+    )
 
     if mode not in ("strict", "flexible"):
         raise UserError(f"--mode must be strict or flexible, got `{mode}`")
@@ -129,6 +135,24 @@ def evaluate(
         with atomic_writer(out) as handle:
             handle.write(result.model_dump_json(indent=2, exclude={"items"}) + "\n")
         typer.echo(f"metrics written to {out}")
+
+
+@app.command()
+def build(
+    annotations: Annotated[
+        Path, typer.Option(help="Annotated problems JSONL (e.g. from `data export`).")
+    ],
+    out: Annotated[Path, typer.Option(help="Directory for the training sets.")],
+    qg_without_solutions: Annotated[
+        bool, typer.Option(help="Ablation: the decomposer sees earlier subquestions only.")
+    ] = False,
+) -> None:
+    """Write the five training sets (answer, cot, unified, qg, qa) as JSONL."""
+    from socratic_distill.build import build_from_file
+
+    counts = build_from_file(annotations, out, qg_include_solutions=not qg_without_solutions)
+    for task, count in counts.items():
+        typer.echo(f"{task:<8} {count:>7} examples -> {out / (task + '.jsonl')}")
 
 
 def main() -> None:

@@ -185,13 +185,12 @@ def build_examples(
     """The training examples of one problem for one task; [] when it lacks what the task needs."""
     head = header(problem.question, problem.context)
     answer_line = f"{final_answer(problem.answer)}{LINE_END}"
-    if task == "answer":
-        return [_example(problem, task, head + answer_line, [(len(head), len(head) + len(answer_line))])]
-    if task == "cot":
-        if not problem.gold_cot:
+    if task in ("answer", "cot"):
+        if task == "cot" and not problem.gold_cot:
             return []
-        completion = f"{problem.gold_cot.strip()}{LINE_END}{answer_line}"
-        return [_example(problem, task, head + completion, [(len(head), len(head) + len(completion))])]
+        cot = f"{problem.gold_cot.strip()}{LINE_END}" if task == "cot" else ""
+        completion = cot + answer_line
+        return [_example(problem, task, head + completion, [(len(head), len(head + completion))])]
     steps = _closing_steps(problem)
     if not steps or (task != "qg" and not all(step.solution.strip() for step in steps)):
         return []

@@ -43,7 +43,8 @@ def iter_jsonl(path: str | Path, model: type[T] | None = None) -> Iterator[T | d
             except json.JSONDecodeError as error:
                 raise UserError(f"{path}:{number}: invalid JSON ({error.msg})") from None
             if not isinstance(record, dict):
-                raise UserError(f"{path}:{number}: expected a JSON object, got {type(record).__name__}")
+                kind = type(record).__name__
+                raise UserError(f"{path}:{number}: expected a JSON object, got {kind}")
             if model is None:
                 yield record
                 continue

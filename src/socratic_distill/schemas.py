@@ -41,10 +41,14 @@ class Problem(BaseModel):
     )
     meta: dict[str, Any] = Field(default_factory=dict)
 
-    @model_validator(mode="after")
-    def _normalise_answer(self) -> Problem:
-        self.answer, self.answer_type = normalize_answer(self.answer, self.answer_type)
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _normalise_answer(cls, data: Any) -> Any:
+        # Gold answers arrive as numbers, booleans or text; store one canonical string.
+        if isinstance(data, dict) and "answer" in data and data["answer"] is not None:
+            answer, answer_type = normalize_answer(data["answer"], data.get("answer_type"))
+            data = {**data, "answer": answer, "answer_type": answer_type}
+        return data
 
 
 class Prediction(BaseModel):
@@ -81,3 +85,24 @@ class TrainingExample(BaseModel):
         description="[start, end) character offsets into `text` whose tokens are trained on."
     )
     format_version: int
+
+
+Style = Literal["socratic", "cot"]
+
+
+class Annotation(BaseModel):
+    """One teacher sample for one problem: the raw completion, what was parsed, the verdict."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    sample: int = 0
+    teacher: str
+    style: Style
+    completion: str | None = Field(default=None, description="The teacher's raw text.")
+    steps: list[Step] = Field(default_factory=list, description="Parsed (socratic style).")
+    cot: str | None = Field(default=None, description="Parsed plain solution (cot style).")
+    final_answer: str | None = None
+    correct: bool | None = Field(default=None, description="None when there is no gold answer.")
+    reject_reason: str | None = Field(default=None, description="None when the sample is kept.")
+    usage: dict[str, int] | None = Field(default=None, description="Tokens, when reported.")

@@ -1,0 +1,110 @@
+"""`build`: annotated problems -> the five training sets, one JSONL file per task.
+
+Input is either normalised problems whose `gold_steps` / `gold_cot` hold the reasoning to
+distil (as `data export` writes them), or teacher annotations (`annotate`'s output) joined with
+their dataset by id: each kept annotation becomes one annotated problem, its steps (socratic
+style) or solution (cot style) replacing the dataset's own; problems without a kept annotation
+are left out. Output: DIR/{task}.jsonl of `TrainingExample` and DIR/build.json with the counts,
+the format version and the input hashes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from socratic_distill import formats
+from socratic_distill.errors import UserError
+from socratic_distill.jsonl import atomic_writer, iter_jsonl, read_jsonl, write_jsonl
+from socratic_distill.schemas import TASKS, Annotation, Problem
+
+MANIFEST = "build.json"
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def build_training_sets(
+    problems: list[Problem],
+    out_dir: str | Path,
+    *,
+    tasks: tuple[str, ...] = TASKS,
+    qg_include_solutions: bool = True,
+    source: dict | None = None,
+) -> dict[str, int]:
+    """Write one JSONL per task and a manifest; return the example count per task."""
+    if not problems:
+        raise UserError("no problems to build training sets from")
+    out_dir = Path(out_dir)
+    counts = {}
+    for task in tasks:
+        examples = [
+            example
+            for problem in problems
+            for example in formats.build_examples(
+                problem, task, qg_include_solutions=qg_include_solutions
+            )
+        ]
+        counts[task] = write_jsonl(out_dir / f"{task}.jsonl", examples)
+    manifest = {
+        "format_version": formats.FORMAT_VERSION,
+        "problems": len(problems),
+        "examples": counts,
+        "qg_include_solutions": qg_include_solutions,
+        **(source or {}),
+    }
+    with atomic_writer(out_dir / MANIFEST) as handle:
+        json.dump(manifest, handle, indent=2)
+    return counts
+
+
+def annotated_problems(problems: list[Problem], annotations: list[Annotation]) -> list[Problem]:
+    """One problem per kept annotation, carrying the teacher's reasoning instead of the gold one."""
+    by_id = {problem.id: problem for problem in problems}
+    annotated = []
+    for annotation in annotations:
+        if annotation.reject_reason is not None or annotation.correct is False:
+            continue
+        problem = by_id.get(annotation.id)
+        if problem is None:
+            raise UserError(f"annotation for unknown problem `{annotation.id}`: wrong --dataset?")
+        update = {"id": f"{problem.id}#{annotation.sample}"}
+        if annotation.style == "socratic":
+            update.update(gold_steps=annotation.steps, gold_cot=None)
+        else:
+            update.update(gold_cot=annotation.cot, gold_steps=None)
+        annotated.append(problem.model_copy(update=update))
+    return annotated
+
+
+def _is_annotation_file(path: Path) -> bool:
+    first = next(iter_jsonl(path), None)
+    return first is not None and "teacher" in first and "style" in first
+
+
+def build_from_file(
+    annotations: str | Path,
+    out_dir: str | Path,
+    problems: list[Problem] | None = None,
+    **kwargs,
+) -> dict[str, int]:
+    """`build --annotations FILE [--dataset ...]`: validate every line, join, and build."""
+    annotations = Path(annotations)
+    source = {"annotations": str(annotations), "annotations_sha256": file_sha256(annotations)}
+    if _is_annotation_file(annotations):
+        if problems is None:
+            raise UserError(f"{annotations} holds teacher annotations: pass --dataset to join them")
+        records = annotated_problems(problems, read_jsonl(annotations, Annotation))
+        if not records:
+            raise UserError(f"{annotations}: no kept annotation to build from")
+    else:
+        records = read_jsonl(annotations, Problem)
+        if not records:
+            raise UserError(f"{annotations}: no problems in the file")
+    return build_training_sets(records, out_dir, source=source, **kwargs)
