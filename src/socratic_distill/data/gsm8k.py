@@ -75,7 +75,9 @@ def _hub_rows(split: str, version: str, limit: int | None) -> list[Row]:
         ) from error
     if limit is not None:
         table = table.select(range(min(limit, len(table))))
-    return [(f"{HUB_ID}[{version}/{split}] row {index + 1}", row) for index, row in enumerate(table)]
+    return [
+        (f"{HUB_ID}[{version}/{split}] row {index + 1}", row) for index, row in enumerate(table)
+    ]
 
 
 def parse_rows(split: str, main: list[Row], socratic: list[Row], *, source: str) -> list[Problem]:
@@ -87,7 +89,7 @@ def parse_rows(split: str, main: list[Row], socratic: list[Row], *, source: str)
         )
     return [
         _problem(f"gsm8k-{split}-{index}", main_row, socratic_row, source)
-        for index, (main_row, socratic_row) in enumerate(zip(main, socratic))
+        for index, (main_row, socratic_row) in enumerate(zip(main, socratic, strict=True))
     ]
 
 
@@ -104,8 +106,9 @@ def _problem(problem_id: str, main: Row, socratic: Row, source: str) -> Problem:
         _field(socratic_row, "answer", socratic_where), socratic_where
     )
     if socratic_answer != answer:
-        raise UserError(f"{socratic_where}: final answer {socratic_answer!r} != {answer!r} in "
-                        f"{main_where}")
+        raise UserError(
+            f"{socratic_where}: final answer {socratic_answer!r} != {answer!r} in {main_where}"
+        )
     steps = [step for line in step_lines if (step := parse_step(line, socratic_where))]
     return Problem(
         id=problem_id,
@@ -141,7 +144,7 @@ def parse_step(line: str, where: str) -> Step | None:
     Six Socratic solutions hold a `subquestion ** ` line with nothing after it, where the main
     version has a blank line; such a step teaches nothing and is skipped.
     """
-    subquestion, marker, solution = line.partition(" ** ")
+    subquestion, marker, solution = line.partition(" **")
     if not marker:
         raise UserError(f"{where}: Socratic step without ` ** `: {line[:80]!r}")
     if not solution.strip():

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from socratic_distill.eval.answers import AnswerType, normalize_answer
 from socratic_distill.schemas import Problem, Step
 
 Record = dict[str, Any]
+RowReader = Callable[[Path], Iterator[tuple[int, Record]]]
 
 
 class UserFileOptions(BaseModel):
@@ -42,7 +43,11 @@ class UserFileOptions(BaseModel):
 
 
 # The names a `data export` file uses, looked up when no option names another column.
-_DEFAULT_OPTIONAL = {"context_field": "context", "steps_field": "gold_steps", "cot_field": "gold_cot"}
+_DEFAULT_OPTIONAL = {
+    "context_field": "context",
+    "steps_field": "gold_steps",
+    "cot_field": "gold_cot",
+}
 
 
 def _parse_options(name: str, options: dict) -> UserFileOptions:
@@ -90,8 +95,10 @@ def iter_numbered_csv(path: Path) -> Iterator[tuple[int, Record]]:
             if not row:
                 continue
             if len(row) > len(header):
-                raise UserError(f"{path}:{start}: {len(row)} fields but the header has {len(header)}")
-            yield start, dict(zip(header, row))
+                raise UserError(
+                    f"{path}:{start}: {len(row)} fields but the header has {len(header)}"
+                )
+            yield start, dict(zip(header, row, strict=False))  # short rows: fields missing
 
 
 @register_dataset(
@@ -107,12 +114,16 @@ def load_jsonl(
 @register_dataset(
     "csv", (), "", "your own problems, a CSV file with a header row: `csv:PATH`", free_split=True
 )
-def load_csv(split: str, *, data_dir: Path | None, limit: int | None, options: dict) -> list[Problem]:
+def load_csv(
+    split: str, *, data_dir: Path | None, limit: int | None, options: dict
+) -> list[Problem]:
     """Load `split` (a file path) as CSV; `data_dir` is not used."""
     return _load("csv", split, iter_numbered_csv, limit, options)
 
 
-def _load(name: str, file: str, reader, limit: int | None, options: dict) -> list[Problem]:
+def _load(
+    name: str, file: str, reader: RowReader, limit: int | None, options: dict
+) -> list[Problem]:
     settings = _parse_options(name, options)
     path = Path(file).expanduser()
     if not path.is_file():
@@ -140,10 +151,14 @@ def row_to_problem(
     answer_type = settings.answer_type or row.get("answer_type") or None
     if answer_type not in (None, "number", "yesno", "text"):
         raise UserError(f"{where}: field `answer_type` must be number, yesno or text")
-    answer, answer_type = normalize_answer(_required(row, settings.answer_field, where), answer_type)
+    answer, answer_type = normalize_answer(
+        _required(row, settings.answer_field, where), answer_type
+    )
     row_id = row.get(settings.id_field)
-    meta = row.get("meta") if isinstance(row.get("meta"), dict) else {}
     extras = {key: value for key, value in row.items() if key not in fields}
+    meta = row.get("meta")
+    if meta is not None and not isinstance(meta, dict):  # e.g. a CSV column called `meta`
+        extras["meta"], meta = meta, None
     try:
         return Problem(
             id=str(row_id) if row_id not in (None, "") else default_id,
@@ -153,7 +168,7 @@ def row_to_problem(
             context=_optional(row, settings, "context_field", where),
             gold_steps=_steps(_optional(row, settings, "steps_field", where), where),
             gold_cot=_optional(row, settings, "cot_field", where),
-            meta={**extras, **meta},
+            meta={**extras, **(meta or {})},
         )
     except ValidationError as error:
         first = error.errors()[0]
@@ -199,13 +214,13 @@ def _steps(value: Any, where: str) -> list[Step] | None:
         raise UserError(f"{where}: steps must be a list of {{subquestion, solution, answer}}")
     steps = []
     for index, item in enumerate(value):
+        if isinstance(item, dict) and item.get("answer") is not None:
+            item = {**item, "answer": normalize_answer(item["answer"])[0]}  # `24` -> "24"
         try:
             step = Step.model_validate(item)
         except ValidationError as error:
             first = error.errors()[0]
             field = ".".join(str(part) for part in first["loc"]) or "step"
             raise UserError(f"{where}: step {index + 1}, field `{field}`: {first['msg']}") from None
-        if step.answer is not None:
-            step.answer = normalize_answer(step.answer)[0]
         steps.append(step)
     return steps
