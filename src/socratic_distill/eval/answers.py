@@ -37,7 +37,15 @@ def format_number(value: float) -> str:
     """Canonical text of a number: integers without `.0`, others without trailing zeros."""
     if value == int(value) and abs(value) < 1e15:
         return str(int(value))
-    return f"{value:.10g}" if abs(value) >= 1e-4 else repr(value)
+    if abs(value) < 1e-4:
+        return repr(value)
+    # Ten significant digits can round to a whole number (123456789012.5 -> 1.23456789e+11);
+    # write that the way the whole number is written, so normalising twice changes nothing.
+    text = f"{value:.10g}"
+    rounded = float(text)
+    if not math.isfinite(rounded):  # 1.7976931348e308 rounds past the largest float
+        return repr(value)
+    return str(int(rounded)) if rounded.is_integer() and abs(rounded) < 1e15 else text
 
 
 def normalize_answer(raw: object, answer_type: AnswerType | None = None) -> tuple[str, AnswerType]:
@@ -64,11 +72,11 @@ def normalize_answer(raw: object, answer_type: AnswerType | None = None) -> tupl
 # with or without thousands separators, decimals, an exponent, a fraction or a percent sign. The
 # look-behind keeps the `-3` of `16-3` and the `5` of `x5` or `1.5` from starting a number.
 _NUM = r"""
-    (?<![\w.,/])
+    (?<![\w./])
     -?[$€£]?-?
     (?:
         \d+/\d+(?![\d.])                               # a fraction such as 3/4
-      | (?:\d{1,3}(?:,\d{3})+(?![\d,])|\d+)(?:\.\d+)?  # 1,234,567.89 or 1234567.89
+      | (?:\d{1,3}(?:,\d{3})+(?!,?\d)|\d+)(?:\.\d+)?   # 1,234,567.89 or 1234567.89
       | \.\d+                                          # .5
     )
     (?:[eE][-+]?\d+)?%?
@@ -200,7 +208,7 @@ def answers_match(
     if answer_type == "number":
         pred_value, gold_value = parse_number(predicted), parse_number(gold)
         if pred_value is not None and gold_value is not None:
-            # Tolerance forgives rounding (33.33 for 100/3), never an off-by-one: 120006 is
+            # Tolerance forgives rounding (0.33333 for 1/3), never an off-by-one: 120006 is
             # within 1e-4 of 120000, so two whole numbers must be equal.
             if pred_value.is_integer() and gold_value.is_integer():
                 return pred_value == gold_value

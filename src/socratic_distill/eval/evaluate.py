@@ -1,0 +1,172 @@
+"""Score saved predictions against gold problems: extract, normalise, compare, count.
+
+Works on the two record types alone (`Problem`, `Prediction`), so a predictions file can be
+rescored, with another extraction mode or a fixed extractor, without generating again. Every
+gold problem counts: a missing prediction is a wrong answer, and the result says how many were
+missing, unparsable, unknown, duplicated or failed, so a low score can be told from a broken run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from socratic_distill.errors import UserError
+from socratic_distill.eval.answers import (
+    AnswerType,
+    answers_match,
+    extract_answer,
+    normalize_answer,
+    parse_number,
+)
+from socratic_distill.eval.metrics import accuracy_with_ci
+from socratic_distill.jsonl import read_jsonl
+from socratic_distill.schemas import Prediction, Problem
+
+Mode = Literal["strict", "flexible"]
+CONFIDENCE = 0.95  # of the reported interval
+
+
+class ItemResult(BaseModel):
+    """One scored problem."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    gold: str
+    predicted: str | None = Field(description="Normalised predicted answer; None if none found.")
+    correct: bool
+    error: str | None = Field(default=None, description="The prediction's `error`, if any.")
+
+
+class EvalResult(BaseModel):
+    """Accuracy over the gold set, with the counts that tell a weak model from a broken run."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    total: int = Field(description="Gold problems.")
+    scored: int = Field(description="Gold problems that have a prediction.")
+    correct: int
+    accuracy: float = Field(description="correct / total: a missing prediction counts as wrong.")
+    ci_low: float = Field(description="Wilson 95% interval, lower bound.")
+    ci_high: float = Field(description="Wilson 95% interval, upper bound.")
+    unparsable: int = Field(description="Scored predictions, without `error`, with no answer.")
+    missing_ids: list[str] = Field(description="Gold ids with no prediction.")
+    unknown_ids: list[str] = Field(description="Predicted ids not in the gold set.")
+    duplicate_ids: list[str] = Field(description="Ids predicted more than once; the first counts.")
+    errors: int = Field(description="Scored predictions that carry an `error`.")
+    mode: Mode
+    items: list[ItemResult] = Field(description="Scored problems, in gold order.")
+
+
+def load_predictions(path: str | Path) -> list[Prediction]:
+    """Read a predictions JSONL file; a malformed line raises `UserError` naming `FILE:LINE`."""
+    return read_jsonl(path, Prediction)
+
+
+def _valid_for(answer: str, answer_type: AnswerType) -> bool:
+    if answer_type == "number":
+        return parse_number(answer) is not None
+    return answer in ("yes", "no") if answer_type == "yesno" else bool(answer)
+
+
+def predicted_answer(problem: Problem, prediction: Prediction, mode: Mode) -> str | None:
+    """The normalised answer a prediction gives for `problem`, or None.
+
+    The solver's own `answer` field wins: it is normalised, and searched (flexibly, since it is
+    meant to hold just the answer) only when it is not already a number or yes/no, as in
+    `18 apples`. Without it, the answer is extracted from the `prediction` text in `mode`.
+    """
+    answer_type = problem.answer_type or "text"
+    if prediction.answer is not None and prediction.answer.strip():
+        normalised, _ = normalize_answer(prediction.answer, answer_type)
+        if _valid_for(normalised, answer_type):
+            return normalised
+        return extract_answer(prediction.answer, answer_type, "flexible")
+    return extract_answer(prediction.prediction, answer_type, mode)
+
+
+def _index_gold(problems: Iterable[Problem]) -> dict[str, Problem]:
+    gold: dict[str, Problem] = {}
+    for problem in problems:
+        if problem.id in gold:
+            raise UserError(f"problem id `{problem.id}` appears twice in the gold set; "
+                            "ids must be unique (check the dataset loader)")
+        gold[problem.id] = problem
+    return gold
+
+
+def _first_predictions(
+    predictions: Iterable[Prediction], gold: dict[str, Problem]
+) -> tuple[dict[str, Prediction], list[str], list[str]]:
+    """The first prediction per gold id, then unknown and duplicated ids, each listed once."""
+    first: dict[str, Prediction] = {}
+    unknown: dict[str, None] = {}  # dicts as ordered sets: ids in file order, each once
+    duplicates: dict[str, None] = {}
+    seen: set[str] = set()
+    for prediction in predictions:
+        if prediction.id in seen:
+            duplicates[prediction.id] = None
+        elif prediction.id in gold:
+            first[prediction.id] = prediction
+        else:
+            unknown[prediction.id] = None
+        seen.add(prediction.id)
+    return first, list(unknown), list(duplicates)
+
+
+def evaluate_predictions(
+    problems: list[Problem], predictions: list[Prediction], mode: Mode = "flexible"
+) -> EvalResult:
+    """Score `predictions` against `problems` with answer extraction in `mode`."""
+    if mode not in ("strict", "flexible"):
+        raise ValueError(f"mode must be 'strict' or 'flexible', got {mode!r}")
+    gold = _index_gold(problems)
+    first, unknown_ids, duplicate_ids = _first_predictions(predictions, gold)
+    items: list[ItemResult] = []
+    for problem in gold.values():
+        prediction = first.get(problem.id)
+        if prediction is None:
+            continue
+        predicted = predicted_answer(problem, prediction, mode)
+        correct = answers_match(predicted, problem.answer, problem.answer_type or "text")
+        items.append(ItemResult(id=problem.id, gold=problem.answer, predicted=predicted,
+                                correct=correct, error=prediction.error))
+    correct = sum(item.correct for item in items)
+    accuracy, low, high = accuracy_with_ci(correct, len(gold), CONFIDENCE)
+    return EvalResult(
+        total=len(gold),
+        scored=len(items),
+        correct=correct,
+        accuracy=accuracy,
+        ci_low=low,
+        ci_high=high,
+        # A failed generation is counted once, as an error, not again as unparsable.
+        unparsable=sum(item.predicted is None and item.error is None for item in items),
+        missing_ids=[problem_id for problem_id in gold if problem_id not in first],
+        unknown_ids=unknown_ids,
+        duplicate_ids=duplicate_ids,
+        errors=sum(item.error is not None for item in items),
+        mode=mode,
+        items=items,
+    )
+
+
+def _ids(label: str, ids: list[str], shown: int = 3) -> str:
+    examples = f" (e.g. {', '.join(ids[:shown])})" if ids else ""
+    return f"{label}: {len(ids)}{examples}"
+
+
+def format_summary(result: EvalResult) -> str:
+    """A few human-readable lines: accuracy with its interval, then what went wrong."""
+    return "\n".join([
+        f"accuracy {100 * result.accuracy:.1f}% ({100 * CONFIDENCE:.0f}% CI "
+        f"{100 * result.ci_low:.1f}–{100 * result.ci_high:.1f}), "
+        f"{result.correct}/{result.total} correct ({result.mode} extraction)",
+        f"scored: {result.scored}; unparsable: {result.unparsable}; errors: {result.errors}",
+        "; ".join([_ids("missing ids", result.missing_ids), _ids("unknown ids", result.unknown_ids),
+                   _ids("duplicate ids", result.duplicate_ids)]),
+    ])

@@ -1,0 +1,120 @@
+"""Scoring predictions: every way a predictions file can disagree with the gold set."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from socratic_distill.errors import UserError
+from socratic_distill.eval.evaluate import evaluate_predictions, format_summary, load_predictions
+from socratic_distill.schemas import Prediction, Problem
+
+
+@pytest.fixture
+def problems() -> list[Problem]:
+    return [
+        Problem(id="a", question="?", answer="18"),
+        Problem(id="b", question="?", answer="1,200"),  # normalised to 1200
+        Problem(id="c", question="?", answer="yes", answer_type="yesno"),
+        Problem(id="d", question="?", answer="7"),
+        Problem(id="e", question="?", answer="3"),
+        Problem(id="f", question="?", answer="5"),
+    ]
+
+
+@pytest.fixture
+def predictions() -> list[Prediction]:
+    return [
+        Prediction(id="a", prediction="9 * 2 = <<9*2=18>>18 dollars.\n#### 18"),
+        Prediction(id="b", prediction="ignored text 5", answer="$1,200"),  # solver's answer wins
+        Prediction(id="c", prediction="Paris is in France, so the answer is yes."),
+        Prediction(id="a", prediction="#### 99"),  # duplicate: the first one counts
+        Prediction(id="d", prediction="I cannot solve this."),  # unparsable
+        Prediction(id="e", error="CUDA out of memory"),  # failed generation
+        Prediction(id="zz", prediction="#### 1"),  # unknown
+        Prediction(id="zz", prediction="#### 1"),
+    ]
+
+
+def test_counts_every_kind_of_mismatch(
+    problems: list[Problem], predictions: list[Prediction]
+) -> None:
+    result = evaluate_predictions(problems, predictions)
+    assert (result.total, result.scored, result.correct) == (6, 5, 3)
+    assert result.accuracy == pytest.approx(3 / 6)  # the missing `f` counts as wrong
+    assert 0 < result.ci_low < result.accuracy < result.ci_high < 1
+    assert result.unparsable == 1  # `d`; the failed `e` is an error, not also unparsable
+    assert result.errors == 1
+    assert result.missing_ids == ["f"]
+    assert result.unknown_ids == ["zz"]
+    assert result.duplicate_ids == ["a", "zz"]
+    assert result.mode == "flexible"
+    assert [(item.id, item.predicted, item.correct) for item in result.items] == [
+        ("a", "18", True),
+        ("b", "1200", True),
+        ("c", "yes", True),
+        ("d", None, False),
+        ("e", None, False),
+    ]
+    assert result.items[4].error == "CUDA out of memory"
+
+
+def test_strict_mode_needs_a_marker(problems: list[Problem]) -> None:
+    predictions = [Prediction(id="a", prediction="She makes 18 dollars."),
+                   Prediction(id="f", prediction="So 5.\nThe answer is 5.")]
+    strict = evaluate_predictions(problems, predictions, mode="strict")
+    flexible = evaluate_predictions(problems, predictions, mode="flexible")
+    assert (strict.correct, strict.unparsable) == (1, 1)
+    assert (flexible.correct, flexible.unparsable) == (2, 0)
+
+
+def test_solver_answer_with_units_is_still_read(problems: list[Problem]) -> None:
+    result = evaluate_predictions(problems, [Prediction(id="a", answer="18 apples")])
+    assert result.items[0].predicted == "18"
+    assert result.correct == 1
+
+
+def test_duplicate_gold_ids_are_a_user_error(problems: list[Problem]) -> None:
+    with pytest.raises(UserError, match="`a`"):
+        evaluate_predictions([*problems, problems[0]], [])
+
+
+def test_empty_gold_set() -> None:
+    result = evaluate_predictions([], [Prediction(id="x", prediction="1")])
+    assert (result.total, result.accuracy, result.ci_low, result.ci_high) == (0, 0.0, 0.0, 1.0)
+    assert result.unknown_ids == ["x"]
+
+
+def test_format_summary(problems: list[Problem], predictions: list[Prediction]) -> None:
+    summary = format_summary(evaluate_predictions(problems, predictions))
+    lines = summary.splitlines()
+    assert lines[0].startswith("accuracy 50.0% (95% CI ")
+    assert "3/6 correct" in lines[0]
+    assert "unparsable: 1" in summary
+    assert "missing ids: 1 (e.g. f)" in summary
+    assert "unknown ids: 1 (e.g. zz)" in summary
+
+
+def test_result_round_trips_through_json(
+    problems: list[Problem], predictions: list[Prediction]
+) -> None:
+    result = evaluate_predictions(problems, predictions)
+    assert type(result).model_validate_json(result.model_dump_json()) == result
+
+
+def test_load_predictions(tmp_path: Path) -> None:
+    path = tmp_path / "file.jsonl"
+    path.write_text('{"id": "a", "prediction": "#### 18"}\n\n{"id": "b", "extra": 1}\n')
+    predictions = load_predictions(path)
+    assert [p.id for p in predictions] == ["a", "b"]
+
+
+@pytest.mark.parametrize(
+    "bad_line", ['{"id": "c", "prediction": ', '{"prediction": "no id"}', '["a list"]']
+)
+def test_load_predictions_names_file_and_line(tmp_path: Path, bad_line: str) -> None:
+    path = tmp_path / "file.jsonl"
+    path.write_text(f'{{"id": "a"}}\n{{"id": "b"}}\n{bad_line}\n')
+    with pytest.raises(UserError, match=r"file\.jsonl:3"):
+        load_predictions(path)
