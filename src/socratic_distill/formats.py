@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from socratic_distill.eval.answers import extract_answer
+from socratic_distill.eval.answers import extract_answer, solution_result
 from socratic_distill.schemas import Problem, Step, TrainingExample
 
 FORMAT_VERSION = 1
@@ -52,7 +52,7 @@ def step_answer(step: Step, answer_type: str = "number") -> str | None:
     """The step's answer: its own field, else what its solution computes."""
     if step.answer:
         return step.answer
-    return extract_answer(step.solution, answer_type, "flexible") if step.solution else None
+    return solution_result(step.solution, answer_type) if step.solution else None
 
 
 def solution_line(solution: str, answer: str | None) -> str:

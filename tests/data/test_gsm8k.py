@@ -11,6 +11,7 @@ import pytest
 
 from socratic_distill.data import gsm8k
 from socratic_distill.errors import UserError
+from socratic_distill.eval.answers import solution_result
 
 
 def _load(split, data_dir, limit=None, options=None):
@@ -67,7 +68,7 @@ def test_loading_all_train_is_fast(shared_data):
     ],
 )
 def test_step_answer(solution, answer):
-    assert gsm8k.step_answer(solution) == answer
+    assert solution_result(solution) == answer
 
 
 def _write(path, rows):

@@ -15,7 +15,7 @@ from typing import Any
 from socratic_distill.data.registry import DATA_DIR_ENV, register_dataset, require_file
 from socratic_distill.data.userfile import iter_numbered_jsonl
 from socratic_distill.errors import UserError
-from socratic_distill.eval.answers import normalize_answer
+from socratic_distill.eval.answers import solution_result
 from socratic_distill.schemas import Problem, Step
 
 HUB_ID = "openai/gsm8k"
@@ -150,16 +150,7 @@ def parse_step(line: str, where: str) -> Step | None:
     if not solution.strip():
         return None
     return Step(
-        subquestion=subquestion.strip(), solution=solution.strip(), answer=step_answer(solution)
+        subquestion=subquestion.strip(), solution=solution.strip(), answer=solution_result(solution)
     )
 
 
-def step_answer(solution: str) -> str | None:
-    """The step's result: the last calculator annotation's value, else the last number."""
-    annotations = _ANNOTATION_RE.findall(solution)
-    if annotations:
-        raw = annotations[-1].rpartition("=")[2]
-    else:
-        numbers = _NUMBER_RE.findall(solution)
-        raw = numbers[-1] if numbers else ""
-    return normalize_answer(raw)[0] if raw.strip() else None

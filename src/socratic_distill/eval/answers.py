@@ -230,3 +230,17 @@ def majority_vote(answers: list[str | None]) -> str | None:
         return None
     best = max(counts.values())
     return next(answer for answer in answers if answer is not None and counts[answer] == best)
+
+
+def solution_result(solution: str, answer_type: AnswerType = "number") -> str | None:
+    """What one worked step computes: its last `<<expr=value>>` result, else its extracted answer.
+
+    The annotation comes first because a step often names other numbers after its result
+    ("pays <<3*4=12>>12 dollars for 3 shirts").
+    """
+    results = _CALC_RESULT_RE.findall(solution) if answer_type == "number" else []
+    if results:
+        value, kind = normalize_answer(results[-1], "number")
+        if kind == "number" and parse_number(value) is not None:
+            return value
+    return extract_answer(solution, answer_type, "flexible")
