@@ -96,6 +96,8 @@ def build_from_file(
 ) -> dict[str, int]:
     """`build --annotations FILE [--dataset ...]`: validate every line, join, and build."""
     annotations = Path(annotations)
+    if not annotations.is_file():
+        raise UserError(f"{annotations}: no such file")
     source = {"annotations": str(annotations), "annotations_sha256": file_sha256(annotations)}
     if _is_annotation_file(annotations):
         if problems is None:

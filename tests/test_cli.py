@@ -1,0 +1,95 @@
+"""The command line end to end, in subprocesses: outputs, one-line errors, exit codes."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+def cli(*args, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-m", "socratic_distill", *map(str, args)],
+        capture_output=True, text=True, cwd=cwd, timeout=120,
+    )
+
+
+def test_help_lists_the_stages():
+    result = cli("--help")
+    assert result.returncode == 0
+    for command in ("data", "build", "evaluate"):
+        assert command in result.stdout
+
+
+def test_export_then_evaluate_gold_answers_scores_100(tmp_path):
+    problems = tmp_path / "test.jsonl"
+    assert cli("data", "export", "synthetic:test", "--limit", 50, "--out", problems).returncode == 0
+    records = [json.loads(line) for line in problems.read_text().splitlines()]
+    assert len(records) == 50
+    predictions = tmp_path / "preds.jsonl"
+    predictions.write_text("".join(
+        json.dumps({"id": r["id"], "prediction": f"So the answer is {r['answer']}."}) + "\n"
+        for r in records
+    ))
+    metrics = tmp_path / "metrics.json"
+    result = cli("evaluate", "--dataset", "synthetic:test", "--limit", 50,
+                 "--predictions", predictions, "--out", metrics)
+    assert result.returncode == 0, result.stderr
+    assert "100.0%" in result.stdout
+    saved = json.loads(metrics.read_text())
+    assert saved["correct"] == saved["total"] == 50
+
+
+def test_evaluate_reports_missing_unknown_and_unparsable(tmp_path):
+    predictions = tmp_path / "preds.jsonl"
+    lines = [
+        {"id": "synthetic-test-0", "prediction": "no idea"},
+        {"id": "synthetic-test-1", "prediction": "#### -1"},
+        {"id": "not-a-problem", "prediction": "#### 3"},
+    ]
+    predictions.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    result = cli("evaluate", "--dataset", "synthetic:test", "--limit", 5, "--predictions", predictions)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout.lower()
+    assert "0.0%" in out and "unparsable: 1" in out
+    assert "missing ids: 3" in out and "unknown ids: 1" in out
+
+
+def test_malformed_predictions_fail_with_file_and_line(tmp_path):
+    predictions = tmp_path / "preds.jsonl"
+    predictions.write_text('{"id": "synthetic-test-0", "prediction": "1"}\n{oops\n')
+    result = cli("evaluate", "--dataset", "synthetic:test", "--limit", 5, "--predictions", predictions)
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0  # one line
+    assert f"{predictions}:2:" in result.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["data", "show", "gsm8kk"], "did you mean `gsm8k`"),
+    (["data", "show", "synthetic:tset"], "did you mean `test`"),
+    (["data", "show", "synthetic:test", "-o", "max_steps"], "KEY=VALUE"),
+    (["data", "show", "synthetic:test", "-o", "colour=red"], "colour"),
+    (["data", "show", "svamp:test", "--data-dir", "/no/such/dir"], "/no/such/dir"),
+    (["build", "--annotations", "/no/such.jsonl", "--out", "x"], "/no/such.jsonl"),
+])
+def test_bad_input_is_one_line_and_exit_2(args, message):
+    result = cli(*args)
+    assert result.returncode == 2
+    assert message in result.stderr and result.stderr.startswith("error: ")
+    assert result.stderr.strip().count("\n") == 0
+
+
+def test_build_from_an_export(tmp_path):
+    problems = tmp_path / "train.jsonl"
+    cli("data", "export", "synthetic:train", "--limit", 20, "--out", problems)
+    result = cli("build", "--annotations", problems, "--out", tmp_path / "sets")
+    assert result.returncode == 0, result.stderr
+    for task in ("answer", "cot", "unified", "qg", "qa"):
+        assert f"{task} " in result.stdout
+        assert len((tmp_path / "sets" / f"{task}.jsonl").read_text().splitlines()) == 20
+
+
+def test_real_dataset_from_the_shared_folder(shared_data):
+    result = cli("data", "show", "gsm8k:test", "--limit", 1, "--data-dir", shared_data)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["answer"] == "18"
