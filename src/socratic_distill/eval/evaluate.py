@@ -40,6 +40,8 @@ class ItemResult(BaseModel):
     predicted: str | None = Field(description="Normalised predicted answer; None if none found.")
     correct: bool
     error: str | None = Field(default=None, description="The prediction's `error`, if any.")
+    num_steps: int | None = Field(default=None, description="Gold reasoning steps, if known.")
+    tokens: int | None = Field(default=None, description="Tokens the solver generated.")
 
 
 class EvalResult(BaseModel):
@@ -118,6 +120,13 @@ def _first_predictions(
     return first, list(unknown), list(duplicates)
 
 
+def gold_step_count(problem: Problem) -> int | None:
+    """How many reasoning steps the problem takes, for accuracy by depth."""
+    if isinstance(problem.meta.get("num_steps"), int):
+        return problem.meta["num_steps"]
+    return len(problem.gold_steps) if problem.gold_steps else None
+
+
 def evaluate_predictions(
     problems: list[Problem], predictions: list[Prediction], mode: Mode = "flexible"
 ) -> EvalResult:
@@ -134,7 +143,9 @@ def evaluate_predictions(
         predicted = predicted_answer(problem, prediction, mode)
         correct = answers_match(predicted, problem.answer, problem.answer_type or "text")
         items.append(ItemResult(id=problem.id, gold=problem.answer, predicted=predicted,
-                                correct=correct, error=prediction.error))
+                                correct=correct, error=prediction.error,
+                                num_steps=gold_step_count(problem),
+                                tokens=getattr(prediction, "completion_tokens", None)))
     correct = sum(item.correct for item in items)
     accuracy, low, high = accuracy_with_ci(correct, len(gold), CONFIDENCE)
     return EvalResult(

@@ -1,0 +1,219 @@
+"""`report`: one Markdown report and one static HTML page over one or more run directories.
+
+It reads every `metrics.json` that an evaluation wrote inside the runs (an `EvalResult` plus
+`run`, `method`, `split`, `dataset`, `student`, `train_seconds`, `solve_seconds`) and draws:
+accuracy per method with 95% intervals, accuracy by number of reasoning steps, tokens generated
+per problem, training and inference time, and accuracy against student size when several
+sizes ran. The HTML page embeds its plots, so it works offline as a single file.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from socratic_distill.errors import UserError
+from socratic_distill.eval.metrics import accuracy_with_ci
+from socratic_distill.jsonl import atomic_writer
+
+METHOD_ORDER = ["answer", "cot", "unified", "socratic", "socratic-gold"]
+
+# Figures reported by Shridhar et al. (2023) for GSM8K, shown beside a run's own.
+PAPER_GSM8K = [
+    ("GPT-2 large (774M)", "fine-tuned on human step-by-step solutions", 14.1),
+    ("GPT-2 large (774M)", "Socratic CoT (decomposer + solver)", 21.1),
+    ("GPT-3 6B", "fine-tuned (Cobbe et al., 2021)", 21.7),
+]
+
+
+def collect(run_dirs: list[Path]) -> list[dict[str, Any]]:
+    """Every evaluation found under the runs, in a stable order."""
+    rows = []
+    for run_dir in run_dirs:
+        if not run_dir.is_dir():
+            raise UserError(f"{run_dir}: no such run directory")
+        for path in sorted(run_dir.glob("**/metrics.json")):
+            record = json.loads(path.read_text())
+            if "method" in record and "accuracy" in record:
+                record.setdefault("run", run_dir.name)
+                rows.append(record)
+    if not rows:
+        raise UserError(f"no evaluation results (metrics.json) under {', '.join(map(str, run_dirs))}")
+    rank = {method: i for i, method in enumerate(METHOD_ORDER)}
+    return sorted(rows, key=lambda r: (r["run"], r["split"], rank.get(r["method"], 99), r["method"]))
+
+
+def by_steps(row: dict[str, Any]) -> dict[int, tuple[int, int]]:
+    """(correct, total) per number of gold reasoning steps; missing predictions count as wrong."""
+    counts: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for item in row.get("items", []):
+        if item.get("num_steps") is not None:
+            counts[item["num_steps"]][0] += int(item["correct"])
+            counts[item["num_steps"]][1] += 1
+    return {steps: (c, t) for steps, (c, t) in sorted(counts.items())}
+
+
+def tokens_per_problem(row: dict[str, Any]) -> float | None:
+    tokens = [item["tokens"] for item in row.get("items", []) if item.get("tokens") is not None]
+    return sum(tokens) / len(tokens) if tokens else None
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.1f}"
+
+
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return f"{value / 60:.1f} min" if value >= 120 else f"{value:.0f} s"
+
+
+def results_table(rows: list[dict[str, Any]]) -> list[list[str]]:
+    header = ["run", "split", "method", "student", "accuracy % (95% CI)", "n", "tokens/problem",
+              "train", "inference"]
+    table = [header]
+    for row in rows:
+        tokens = tokens_per_problem(row)
+        table.append([
+            row["run"], row["split"], row["method"], str(row.get("student", {}).get("model", "–")),
+            f"{_pct(row['accuracy'])} ({_pct(row['ci_low'])}–{_pct(row['ci_high'])})",
+            str(row["total"]), f"{tokens:.0f}" if tokens is not None else "–",
+            _seconds(row.get("train_seconds")), _seconds(row.get("solve_seconds")),
+        ])
+    return table
+
+
+def steps_table(rows: list[dict[str, Any]]) -> list[list[str]]:
+    depths = sorted({d for row in rows for d in by_steps(row)})
+    if not depths:
+        return []
+    table = [["run", "split", "method", *[f"{d} steps" for d in depths]]]
+    for row in rows:
+        counts = by_steps(row)
+        cells = [f"{_pct(c / t)} ({t})" if t else "–" for c, t in (counts.get(d, (0, 0)) for d in depths)]
+        table.append([row["run"], row["split"], row["method"], *cells])
+    return table
+
+
+def _markdown(table: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(table[0]) + " |", "|" + "---|" * len(table[0])]
+    lines += ["| " + " | ".join(cells) + " |" for cells in table[1:]]
+    return "\n".join(lines)
+
+
+def _html_table(table: list[list[str]]) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in table[0])
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>" for cells in table[1:]
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def plot_accuracy_by_steps(rows: list[dict[str, Any]], path: Path) -> Path | None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    series = [(row, by_steps(row)) for row in rows]
+    series = [(row, counts) for row, counts in series if counts]
+    if not series:
+        return None
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for row, counts in series:
+        depths = list(counts)
+        accuracy = [100 * c / t for c, t in counts.values()]
+        lows, highs = zip(*(accuracy_with_ci(c, t)[1:] for c, t in counts.values()), strict=True)
+        label = f"{row['method']} · {row['split']}"
+        if len({r["run"] for r in rows}) > 1:
+            label += f" · {row['run']}"
+        line, = ax.plot(depths, accuracy, marker="o", label=label)
+        ax.fill_between(depths, [100 * v for v in lows], [100 * v for v in highs], alpha=0.12,
+                        color=line.get_color())
+    ax.set_xlabel("reasoning steps in the gold solution")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_ylim(0, 100)
+    ax.set_title("Accuracy by number of reasoning steps (95% CI shaded)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_accuracy_vs_size(rows: list[dict[str, Any]], path: Path) -> Path | None:
+    """Only when some method/split ran with students of several sizes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
+    for row in rows:
+        params = row.get("student", {}).get("parameters")
+        if params:
+            groups[(row["method"], row["split"])].append((params, 100 * row["accuracy"]))
+    groups = {key: sorted(points) for key, points in groups.items() if len({p for p, _ in points}) > 1}
+    if not groups:
+        return None
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for (method, split), points in groups.items():
+        ax.plot([p for p, _ in points], [a for _, a in points], marker="o", label=f"{method} · {split}")
+    ax.set_xscale("log")
+    ax.set_xlabel("student parameters")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_title("Accuracy against student size")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def write_report(run_dirs: list[Path], out_dir: Path) -> dict[str, Path]:
+    """Write report.md, report.html and the PNG plots into `out_dir`; return their paths."""
+    rows = collect(run_dirs)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    plots = [p for p in (plot_accuracy_by_steps(rows, out_dir / "accuracy_by_steps.png"),
+                         plot_accuracy_vs_size(rows, out_dir / "accuracy_vs_size.png")) if p]
+    results, depth = results_table(rows), steps_table(rows)
+    paper = [["model", "training", "GSM8K accuracy %"]] + [[m, t, f"{a:.1f}"] for m, t, a in PAPER_GSM8K]
+    show_paper = any(row.get("dataset", "").startswith("gsm8k") for row in rows)
+    title = "socratic-distill report: " + ", ".join(sorted({row["run"] for row in rows}))
+
+    md = [f"# {title}", "", "## Accuracy", "", _markdown(results), ""]
+    if depth:
+        md += ["## Accuracy by number of reasoning steps", "", _markdown(depth), ""]
+    md += [f"![{p.stem}]({p.name})" for p in plots] + [""]
+    if show_paper:
+        md += ["## Reported in the paper (Shridhar et al., 2023)", "", _markdown(paper), ""]
+    md += ["Accuracy counts a missing or unparsable answer as wrong; intervals are Wilson 95%.", ""]
+
+    images = "".join(
+        f'<figure><img alt="{p.stem}" src="data:image/png;base64,'
+        f'{base64.b64encode(p.read_bytes()).decode()}"></figure>' for p in plots
+    )
+    page = (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        "<style>body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
+        "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;"
+        "text-align:left}th{background:#f4f4f4}img{max-width:100%}</style></head><body>"
+        f"<h1>{html.escape(title)}</h1><h2>Accuracy</h2>{_html_table(results)}"
+        + (f"<h2>Accuracy by number of reasoning steps</h2>{_html_table(depth)}" if depth else "")
+        + images
+        + (f"<h2>Reported in the paper</h2>{_html_table(paper)}" if show_paper else "")
+        + "<p>Accuracy counts a missing or unparsable answer as wrong; intervals are Wilson 95%.</p>"
+        "</body></html>"
+    )
+    paths = {"markdown": out_dir / "report.md", "html": out_dir / "report.html"}
+    with atomic_writer(paths["markdown"]) as handle:
+        handle.write("\n".join(md))
+    with atomic_writer(paths["html"]) as handle:
+        handle.write(page)
+    return {**paths, **{p.stem: p for p in plots}}
