@@ -1,0 +1,68 @@
+"""The report: tables, plots and a self-contained HTML page from evaluation records."""
+
+import json
+
+import pytest
+
+from socratic_distill.errors import UserError
+from socratic_distill.eval.report import by_steps, write_report
+
+
+def record(method, correct_by_depth, params=None, dataset="synthetic"):
+    items = [
+        {"id": f"{depth}-{i}", "gold": "1", "predicted": "1" if ok else "2", "correct": ok,
+         "num_steps": depth, "tokens": 10 * depth}
+        for depth, flags in correct_by_depth.items() for i, ok in enumerate(flags)
+    ]
+    correct = sum(item["correct"] for item in items)
+    return {"method": method, "split": "test", "dataset": dataset, "total": len(items),
+            "correct": correct, "accuracy": correct / len(items), "ci_low": 0.1, "ci_high": 0.9,
+            "items": items, "student": {"model": "scratch:tiny", "parameters": params},
+            "train_seconds": 30.0, "solve_seconds": 300.0}
+
+
+def write_run(root, name, records):
+    for i, rec in enumerate(records):
+        path = root / name / f"evaluate-{i}" / "metrics.json"
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps(rec))
+    return root / name
+
+
+def test_accuracy_by_steps_counts_each_depth():
+    rec = record("socratic", {2: [True, True], 3: [True, False, False]})
+    assert by_steps(rec) == {2: (2, 2), 3: (1, 3)}
+
+
+def test_report_has_tables_plots_and_an_offline_page(tmp_path):
+    run = write_run(tmp_path, "run-a", [
+        record("answer", {2: [False, True], 3: [False, False]}),
+        record("socratic", {2: [True, True], 3: [True, False]}),
+    ])
+    paths = write_report([run], tmp_path / "report")
+    markdown = paths["markdown"].read_text()
+    assert "| run-a | test | socratic | scratch:tiny | 75.0 (10.0–90.0) | 4 | 25 | 30 s | 5.0 min |" in markdown
+    assert "100.0 (2)" in markdown and "50.0 (2)" in markdown  # by-steps cells
+    assert paths["accuracy_by_steps"].read_bytes().startswith(b"\x89PNG")
+    page = paths["html"].read_text()
+    assert "data:image/png;base64," in page
+    assert "http://" not in page and "https://" not in page  # no external assets
+    assert "Reported in the paper" not in page  # not a GSM8K run
+
+
+def test_several_runs_and_sizes_give_a_size_plot_and_paper_figures(tmp_path):
+    small = write_run(tmp_path, "small", [record("socratic", {2: [True, False]}, 1e6, "gsm8k:test")])
+    large = write_run(tmp_path, "large", [record("socratic", {2: [True, True]}, 1e8, "gsm8k:test")])
+    paths = write_report([small, large], tmp_path / "report")
+    assert "accuracy_vs_size" in paths
+    markdown = paths["markdown"].read_text()
+    assert "| small |" in markdown and "| large |" in markdown
+    assert "21.1" in markdown and "14.1" in markdown
+
+
+def test_no_results_is_a_clear_error(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UserError, match="no evaluation results"):
+        write_report([tmp_path / "empty"], tmp_path / "report")
+    with pytest.raises(UserError, match="no such run directory"):
+        write_report([tmp_path / "missing"], tmp_path / "report")
