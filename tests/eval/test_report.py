@@ -41,7 +41,8 @@ def test_report_has_tables_plots_and_an_offline_page(tmp_path):
     ])
     paths = write_report([run], tmp_path / "report")
     markdown = paths["markdown"].read_text()
-    assert "| run-a | test | socratic | scratch:tiny | 75.0 (10.0–90.0) | 4 | 25 | 30 s | 5.0 min |" in markdown
+    row = "| run-a | test | socratic | scratch:tiny | 75.0 (10.0–90.0) | 4 | 25 | 30 s | 5.0 min |"
+    assert row in markdown
     assert "100.0 (2)" in markdown and "50.0 (2)" in markdown  # by-steps cells
     assert paths["accuracy_by_steps"].read_bytes().startswith(b"\x89PNG")
     page = paths["html"].read_text()
