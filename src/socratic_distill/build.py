@@ -37,16 +37,22 @@ def build_training_sets(
     tasks: tuple[str, ...] = TASKS,
     qg_include_solutions: bool = True,
     source: dict | None = None,
+    answer_problems: list[Problem] | None = None,
 ) -> dict[str, int]:
-    """Write one JSONL per task and a manifest; return the example count per task."""
+    """Write one JSONL per task and a manifest; return the example count per task.
+
+    `answer_problems`, when given, feed the answer-only set instead: that baseline needs gold
+    answers only, once per problem, however many annotations a problem has.
+    """
     if not problems:
         raise UserError("no problems to build training sets from")
     out_dir = Path(out_dir)
     counts = {}
     for task in tasks:
+        sources = answer_problems if task == "answer" and answer_problems else problems
         examples = [
             example
-            for problem in problems
+            for problem in sources
             for example in formats.build_examples(
                 problem, task, qg_include_solutions=qg_include_solutions
             )
@@ -105,6 +111,7 @@ def build_from_file(
         records = annotated_problems(problems, read_jsonl(annotations, Annotation))
         if not records:
             raise UserError(f"{annotations}: no kept annotation to build from")
+        kwargs.setdefault("answer_problems", problems)
     else:
         records = read_jsonl(annotations, Problem)
         if not records:

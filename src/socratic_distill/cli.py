@@ -155,6 +155,170 @@ def build(
         typer.echo(f"{task:<8} {count:>7} examples -> {out / (task + '.jsonl')}")
 
 
+def _settings(model: type, fields: dict[str, Any], where: str):
+    """Build a stage config from flags; invalid values become a one-line error naming the field."""
+    from pydantic import ValidationError
+
+    try:
+        return model(**{k: v for k, v in fields.items() if v is not None})
+    except ValidationError as error:
+        first = error.errors()[0]
+        name = ".".join(str(part) for part in first["loc"])
+        raise UserError(f"{where}: `{name}`: {first['msg']}") from None
+
+
+@app.command()
+def train(
+    task: Annotated[str, typer.Option(help="answer, cot, unified, qg or qa.")],
+    data: Annotated[Path, typer.Option(help="Directory written by `build`.")],
+    model: Annotated[str, typer.Option(help="HF id, local dir, .gguf file, or scratch:tiny|small|base.")],
+    out: Annotated[Path, typer.Option(help="Output model directory.")],
+    epochs: Annotated[float | None, typer.Option(help="Passes over the training set.")] = None,
+    max_steps: Annotated[int | None, typer.Option(help="Optimiser steps; overrides --epochs.")] = None,
+    learning_rate: Annotated[float | None, typer.Option("--lr", help="Peak learning rate.")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Examples per batch per process.")] = None,
+    grad_accum: Annotated[int | None, typer.Option(help="Gradient accumulation steps.")] = None,
+    lora: Annotated[bool, typer.Option(help="Train LoRA adapters (merged at the end).")] = False,
+    validation_fraction: Annotated[float | None, typer.Option(help="Held out for early stopping.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed.")] = None,
+    report_to: Annotated[str | None, typer.Option(help="none, tensorboard or wandb.")] = None,
+    config: Annotated[Path | None, typer.Option(help="YAML of TrainConfig fields; flags win.")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue from the last checkpoint in --out.")] = False,
+) -> None:
+    """Fine-tune a student on one task (runs under `accelerate launch` / `torchrun` as is)."""
+    from socratic_distill.schemas import TASKS
+    from socratic_distill.train import TrainConfig, train_student
+
+    if task not in TASKS:
+        raise UserError(f"--task must be one of {', '.join(TASKS)}, got `{task}`")
+    fields = _yaml_fields(config)
+    fields.update({k: v for k, v in {
+        "epochs": epochs, "max_steps": max_steps, "learning_rate": learning_rate,
+        "batch_size": batch_size, "grad_accum": grad_accum, "lora": lora or None,
+        "validation_fraction": validation_fraction, "seed": seed, "report_to": report_to,
+    }.items() if v is not None})
+    settings = _settings(TrainConfig, fields, str(config or "train"))
+    path = train_student(task, data, model, out, settings, resume=resume)
+    typer.echo(f"student `{task}` written to {path}")
+
+
+def _yaml_fields(path: Path | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    import yaml
+
+    if not path.is_file():
+        raise UserError(f"{path}: no such config file")
+    try:
+        fields = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise UserError(f"{path}: invalid YAML ({error})") from None
+    if not isinstance(fields, dict):
+        raise UserError(f"{path}: expected a mapping of settings")
+    return fields
+
+
+@app.command()
+def solve(
+    method: Annotated[str, typer.Option(help="answer, cot, unified or socratic.")],
+    dataset: DatasetOpt,
+    out: Annotated[Path, typer.Option(help="Predictions JSONL.")],
+    model: Annotated[Path | None, typer.Option(help="Student for answer, cot, unified.")] = None,
+    qg: Annotated[Path | None, typer.Option(help="Decomposer student (socratic).")] = None,
+    qa: Annotated[Path | None, typer.Option(help="Solver student (socratic).")] = None,
+    limit: LimitOpt = None,
+    data_dir: DataDirOpt = None,
+    dataset_option: OptionsOpt = None,
+    guidance: Annotated[str, typer.Option(help="model, or gold: gold subquestions (ablation).")] = "model",
+    temperature: Annotated[float, typer.Option(help="0 decodes greedily.")] = 0.0,
+    top_p: Annotated[float, typer.Option(help="Nucleus sampling mass.")] = 1.0,
+    samples: Annotated[int, typer.Option(help="Self-consistency: majority vote over N.")] = 1,
+    max_steps: Annotated[int, typer.Option(help="socratic: most subquestions.")] = 8,
+    max_new_tokens: Annotated[int | None, typer.Option(help="Token budget per completion.")] = None,
+    calculator: Annotated[bool, typer.Option(help="Compute <<expr= annotations.")] = True,
+    batch_size: Annotated[int, typer.Option(help="Rows decoded together.")] = 32,
+    backend: Annotated[str, typer.Option(help="hf, or vllm (GPU servers).")] = "hf",
+    seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
+    resume: Annotated[bool, typer.Option(help="Finish an interrupted run.")] = False,
+) -> None:
+    """Solve a dataset split with trained students; prints the accuracy when gold answers exist."""
+    from socratic_distill.infer.run import load_generators, solve_to_file
+    from socratic_distill.infer.solvers import make_config
+
+    config = make_config(
+        method=method, guidance=guidance, temperature=temperature, top_p=top_p, samples=samples,
+        max_steps=max_steps, max_new_tokens=max_new_tokens, calculator=calculator,
+        batch_size=batch_size, seed=seed,
+    )
+    problems = load_dataset_arg(dataset, limit, data_dir, dataset_option)
+    generators = load_generators(
+        config.method, {"model": model, "qg": qg, "qa": qa}, backend=backend, guidance=guidance
+    )
+    accuracy = solve_to_file(problems, out, generators, config, resume=resume)
+    typer.echo(f"wrote {len(problems)} predictions to {out}")
+    if accuracy is not None:
+        typer.echo(f"accuracy {100 * accuracy:.1f}% on {len(problems)} problems")
+
+
+@app.command()
+def run(
+    config: Annotated[Path, typer.Argument(help="Experiment YAML.")],
+    only: Annotated[str | None, typer.Option(help="Run this stage only (e.g. train-qg).")] = None,
+    dry_run: Annotated[bool, typer.Option(help="Print the plan; run nothing.")] = False,
+    run_dir: Annotated[Path | None, typer.Option(help="Override the config's run_dir.")] = None,
+) -> None:
+    """Run an experiment: annotate -> build -> train -> solve -> evaluate -> report."""
+    from socratic_distill.config import load_config
+
+    experiment = load_config(config)
+    if run_dir is not None:
+        experiment = experiment.model_copy(update={"run_dir": str(run_dir)})
+    _run_and_print(experiment, only=only, dry_run=dry_run)
+
+
+def _run_and_print(experiment, only: str | None = None, dry_run: bool = False) -> None:
+    from socratic_distill.pipeline import results_table, run_experiment
+
+    records = run_experiment(experiment, only=only, dry_run=dry_run)
+    if dry_run:
+        return
+    rows = results_table(records)
+    if rows:
+        typer.echo(f"\n{'method':<15}{'split':<12}{'accuracy':>9}  95% CI          n")
+        for method, split, accuracy, low, high, n in rows:
+            typer.echo(f"{method:<15}{split:<12}{100 * accuracy:>8.1f}%  "
+                       f"{100 * low:5.1f}–{100 * high:5.1f}  {n:>5}")
+    report = records.get("report", {}).get("summary", {}).get("markdown")
+    if report:
+        typer.echo(f"\nreport: {report}")
+
+
+@app.command()
+def report(
+    run_dirs: Annotated[list[Path], typer.Argument(help="One or more run directories.")],
+    out: Annotated[Path | None, typer.Option(help="Output directory; default RUN_DIR/report.")] = None,
+) -> None:
+    """Markdown + HTML report with plots over one or several runs."""
+    from socratic_distill.eval.report import write_report
+
+    paths = write_report(run_dirs, out or run_dirs[0] / "report")
+    for name, path in paths.items():
+        typer.echo(f"{name:<18} {path}")
+
+
+@app.command()
+def quickstart(
+    run_dir: Annotated[Path, typer.Option(help="Where the run lives.")] = Path("runs/quickstart"),
+) -> None:
+    """The built-in experiment: synthetic data, scratch students, every method, offline on CPU."""
+    from importlib.resources import files
+
+    from socratic_distill.config import load_config
+
+    experiment = load_config(Path(str(files("socratic_distill") / "configs" / "quickstart.yaml")))
+    _run_and_print(experiment.model_copy(update={"run_dir": str(run_dir)}))
+
+
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:

@@ -1,0 +1,147 @@
+"""Experiment configuration: the YAML that `socratic-distill run` reads, validated at the edge.
+
+Unknown or misspelt keys are errors that name their path (`students.qg.train.lerning_rate`).
+Training and decoding settings are checked against the stage configs themselves
+(`TrainConfig`, `SolveConfig`, `AnnotateConfig`), so a config fails before any work starts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from socratic_distill.errors import UserError
+
+RunMethod = Literal["answer", "cot", "unified", "socratic", "socratic-gold"]
+
+# The students each method needs.
+METHOD_TASKS: dict[str, tuple[str, ...]] = {
+    "answer": ("answer",),
+    "cot": ("cot",),
+    "unified": ("unified",),
+    "socratic": ("qg", "qa"),
+    "socratic-gold": ("qa",),
+}
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DatasetSection(Strict):
+    name: str = Field("synthetic", description="A registered dataset, or jsonl:PATH / csv:PATH.")
+    train_split: str = Field("train", description="Split the students learn from.")
+    eval_splits: list[str] = Field(["test"], description="Splits every method is evaluated on.")
+    train_limit: int | None = Field(None, ge=1, description="First N training problems.")
+    eval_limit: int | None = Field(None, ge=1, description="First N problems of each eval split.")
+    data_dir: str | None = Field(None, description="Local original files (else env, else hub).")
+    options: dict[str, Any] = Field(default_factory=dict, description="Dataset options.")
+
+    def spec(self, split: str) -> str:
+        return self.name if ":" in self.name else f"{self.name}:{split}"
+
+
+class TeacherSection(Strict):
+    spec: str = Field("gold", description="gold, synthetic, openai:MODEL, hf:PATH, replay:FILE.")
+    styles: list[Literal["socratic", "cot"]] = Field(["socratic", "cot"])
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="Further `annotate` settings (samples, noise, base_url...)."
+    )
+
+
+class StudentSection(Strict):
+    model: str | None = Field(None, description="Model spec; default: `students.default.model`.")
+    train: dict[str, Any] = Field(default_factory=dict, description="TrainConfig overrides.")
+
+
+class ExperimentConfig(Strict):
+    name: str = Field(description="Names the run and its report.")
+    run_dir: str | None = Field(None, description="Where the run lives; default runs/NAME.")
+    dataset: DatasetSection = Field(default_factory=DatasetSection)
+    teacher: TeacherSection = Field(default_factory=TeacherSection)
+    methods: list[RunMethod] = Field(["answer", "cot", "unified", "socratic"])
+    default_model: str = Field("scratch:small", description="Student model for every task.")
+    train: dict[str, Any] = Field(default_factory=dict, description="TrainConfig for every task.")
+    students: dict[Literal["answer", "cot", "unified", "qg", "qa"], StudentSection] = Field(
+        default_factory=dict, description="Per-task model and training overrides."
+    )
+    solve: dict[str, Any] = Field(default_factory=dict, description="SolveConfig for every method.")
+    notes: str | None = Field(None, description="Free text: expected cost, provenance...")
+
+    @model_validator(mode="after")
+    def _check_stage_settings(self) -> ExperimentConfig:
+        from socratic_distill.infer.solvers import SolveConfig
+        from socratic_distill.teacher.config import AnnotateConfig
+        from socratic_distill.train.config import TrainConfig
+
+        for task in self.tasks():
+            _validate(TrainConfig, self.train_settings(task), f"students.{task}.train")
+        for method in self.methods:
+            _validate(SolveConfig, self.solve_settings(method), "solve")
+        if self.teacher.spec != "gold":
+            for style in self.teacher.styles:
+                _validate(AnnotateConfig, self.annotate_settings(style), "teacher.options")
+        return self
+
+    def tasks(self) -> list[str]:
+        needed = {task for method in self.methods for task in METHOD_TASKS[method]}
+        return [task for task in ("answer", "cot", "unified", "qg", "qa") if task in needed]
+
+    def model_for(self, task: str) -> str:
+        student = self.students.get(task)
+        return (student.model if student and student.model else None) or self.default_model
+
+    def train_settings(self, task: str) -> dict[str, Any]:
+        student = self.students.get(task)
+        return {**self.train, **(student.train if student else {})}
+
+    def solve_settings(self, method: str) -> dict[str, Any]:
+        base = method.removesuffix("-gold")
+        extra = {"guidance": "gold"} if method.endswith("-gold") else {}
+        return {**self.solve, "method": base, **extra}
+
+    def annotate_settings(self, style: str) -> dict[str, Any]:
+        return {**self.teacher.options, "teacher": self.teacher.spec, "style": style}
+
+    def resolved_run_dir(self) -> Path:
+        return Path(self.run_dir or Path("runs") / self.name)
+
+
+def _validate(model: type[BaseModel], settings: dict[str, Any], where: str) -> None:
+    try:
+        model(**settings)
+    except ValidationError as error:
+        raise ValueError(_first_error(error, where)) from None
+
+
+def _first_error(error: ValidationError, prefix: str = "") -> str:
+    first = error.errors()[0]
+    path = ".".join(str(part) for part in (prefix, *first["loc"]) if part != "")
+    message = first["msg"].removeprefix("Value error, ")
+    return f"`{path}`: {message}" if path else message
+
+
+def load_config(path: str | Path) -> ExperimentConfig:
+    """Read and validate an experiment YAML; any problem is a one-line `UserError`."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: no such config file")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark else ""
+        raise UserError(f"{path}{where}: invalid YAML ({getattr(error, 'problem', error)})") from None
+    if not isinstance(raw, dict):
+        raise UserError(f"{path}: expected a mapping of settings at the top level")
+    return parse_config(raw, str(path))
+
+
+def parse_config(raw: dict[str, Any], source: str = "config") -> ExperimentConfig:
+    try:
+        return ExperimentConfig(**raw)
+    except ValidationError as error:
+        raise UserError(f"{source}: {_first_error(error)}") from None

@@ -1,0 +1,229 @@
+"""`socratic-distill run CONFIG`: annotate -> build -> train -> solve -> evaluate -> report.
+
+Each step is a `Stage` (see `stages.py`) in the run directory:
+
+    RUN/data/             train.jsonl: the training problems, normalised
+    RUN/annotate-STYLE/   annotations.jsonl (not with the `gold` teacher)
+    RUN/build/            the five training sets
+    RUN/train-TASK/       a student model directory
+    RUN/solve-METHOD-SPLIT/     predictions.jsonl
+    RUN/evaluate-METHOD-SPLIT/  metrics.json
+    RUN/report/           report.md, report.html, plots
+
+A rerun skips every stage whose settings and inputs are unchanged; a stage interrupted half-way
+runs again, and training picks up from its last checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from socratic_distill.build import build_training_sets, file_sha256
+from socratic_distill.config import METHOD_TASKS, ExperimentConfig
+from socratic_distill.data.registry import load_problems
+from socratic_distill.errors import UserError
+from socratic_distill.jsonl import atomic_writer, read_jsonl, write_jsonl
+from socratic_distill.schemas import Annotation, Problem
+from socratic_distill.stages import Stage, run_stages
+
+log = logging.getLogger(__name__)
+
+
+def _problems(config: ExperimentConfig, split: str, limit: int | None) -> list[Problem]:
+    dataset = config.dataset
+    problems = load_problems(
+        dataset.spec(split), limit=limit, data_dir=dataset.data_dir, options=dataset.options
+    )
+    if not problems:
+        raise UserError(f"dataset `{dataset.spec(split)}` is empty")
+    return problems
+
+
+def _dataset_settings(config: ExperimentConfig, split: str, limit: int | None) -> dict[str, Any]:
+    settings = {**config.dataset.model_dump(exclude={"eval_splits", "train_limit", "eval_limit"}),
+                "split": split, "limit": limit}
+    kind, _, path = config.dataset.name.partition(":")
+    if kind in ("jsonl", "csv") and Path(path).is_file():
+        settings["file_sha256"] = file_sha256(path)  # a user file edited in place is new data
+    return settings
+
+
+def data_stage(config: ExperimentConfig) -> Stage:
+    split, limit = config.dataset.train_split, config.dataset.train_limit
+
+    def action(directory: Path) -> dict[str, Any]:
+        count = write_jsonl(directory / "train.jsonl", _problems(config, split, limit))
+        return {"problems": count}
+
+    return Stage("data", _dataset_settings(config, split, limit), action)
+
+
+def annotate_stage(config: ExperimentConfig, style: str) -> Stage:
+    from socratic_distill.teacher.config import AnnotateConfig
+
+    settings = config.annotate_settings(style)
+
+    def action(directory: Path) -> dict[str, Any]:
+        from socratic_distill.teacher.annotate import annotate
+
+        problems = read_jsonl(directory.parent / "data" / "train.jsonl", Problem)
+        summary = annotate(problems, AnnotateConfig(**settings), directory / "annotations.jsonl")
+        return summary.model_dump() if hasattr(summary, "model_dump") else dict(summary or {})
+
+    return Stage(f"annotate-{style}", settings, action, needs=["data"])
+
+
+def build_stage(config: ExperimentConfig, annotate_names: list[str]) -> Stage:
+    def action(directory: Path) -> dict[str, Any]:
+        problems = read_jsonl(directory.parent / "data" / "train.jsonl", Problem)
+        annotated = problems
+        if annotate_names:
+            from socratic_distill.build import annotated_problems
+
+            annotations = [
+                record
+                for name in annotate_names
+                for record in read_jsonl(directory.parent / name / "annotations.jsonl", Annotation)
+            ]
+            annotated = annotated_problems(problems, annotations)
+            if not annotated:
+                raise UserError("the teacher's annotations kept nothing to train on")
+        counts = build_training_sets(annotated, directory, answer_problems=problems)
+        return {"examples": counts}
+
+    return Stage("build", {"format": "v1"}, action, needs=["data", *annotate_names])
+
+
+def train_stage(config: ExperimentConfig, task: str) -> Stage:
+    settings = {"task": task, "model": config.model_for(task), "train": config.train_settings(task)}
+
+    def action(directory: Path) -> dict[str, Any]:
+        from socratic_distill.train import TrainConfig, train_student
+
+        train_config = TrainConfig(**settings["train"])
+        resume = (directory / "checkpoints").is_dir()
+        train_student(task, directory.parent / "build", settings["model"], directory,
+                      train_config, resume=resume)
+        metadata = json.loads((directory / "student.json").read_text())
+        return {"parameters": metadata.get("parameters"), "metrics": metadata.get("metrics")}
+
+    return Stage(f"train-{task}", settings, action, needs=["build"])
+
+
+def solve_stage(config: ExperimentConfig, method: str, split: str) -> Stage:
+    settings = {"solve": config.solve_settings(method),
+                "dataset": _dataset_settings(config, split, config.dataset.eval_limit)}
+    tasks = METHOD_TASKS[method]
+
+    def action(directory: Path) -> dict[str, Any]:
+        from socratic_distill.infer.run import load_generators, solve_to_file
+        from socratic_distill.infer.solvers import make_config
+
+        solve_config = make_config(**settings["solve"])
+        run = directory.parent
+        roles = {"qg": "qg", "qa": "qa"} if solve_config.method == "socratic" else {"model": tasks[0]}
+        generators = load_generators(
+            solve_config.method, {role: run / f"train-{task}" for role, task in roles.items()},
+            guidance=solve_config.guidance,
+        )
+        accuracy = solve_to_file(
+            _problems(config, split, config.dataset.eval_limit),
+            directory / "predictions.jsonl", generators, solve_config,
+            resume=(directory / "predictions.jsonl.partial").exists(),
+        )
+        return {"accuracy": accuracy}
+
+    return Stage(f"solve-{method}-{split}", settings, action,
+                 needs=[f"train-{task}" for task in tasks])
+
+
+def evaluate_stage(config: ExperimentConfig, method: str, split: str) -> Stage:
+    solve_name = f"solve-{method}-{split}"
+
+    def action(directory: Path) -> dict[str, Any]:
+        from socratic_distill.eval.evaluate import evaluate_predictions, load_predictions
+        from socratic_distill.stages import read_record
+
+        run = directory.parent
+        problems = _problems(config, split, config.dataset.eval_limit)
+        result = evaluate_predictions(problems, load_predictions(run / solve_name / "predictions.jsonl"))
+        trained = [read_record(run / f"train-{task}") or {} for task in METHOD_TASKS[method]]
+        record = {
+            "run": config.name, "method": method, "split": split,
+            "dataset": config.dataset.spec(split),
+            "student": {
+                "model": " + ".join(sorted({config.model_for(t) for t in METHOD_TASKS[method]})),
+                "parameters": max((t.get("summary", {}).get("parameters") or 0 for t in trained),
+                                  default=None),
+            },
+            "train_seconds": sum(t.get("seconds", 0) for t in trained),
+            "solve_seconds": (read_record(run / solve_name) or {}).get("seconds"),
+            **result.model_dump(),
+        }
+        with atomic_writer(directory / "metrics.json") as handle:
+            json.dump(record, handle, indent=1)
+        return {"accuracy": result.accuracy, "ci": [result.ci_low, result.ci_high],
+                "total": result.total}
+
+    return Stage(f"evaluate-{method}-{split}", {"mode": "flexible"}, action, needs=[solve_name])
+
+
+def report_stage(evaluations: list[str]) -> Stage:
+    def action(directory: Path) -> dict[str, Any]:
+        from socratic_distill.eval.report import write_report
+
+        paths = write_report([directory.parent], directory)
+        return {name: str(path) for name, path in paths.items()}
+
+    return Stage("report", {}, action, needs=evaluations)
+
+
+def plan_stages(config: ExperimentConfig) -> list[Stage]:
+    stages = [data_stage(config)]
+    annotate_names = []
+    if config.teacher.spec != "gold":
+        for style in config.teacher.styles:
+            stages.append(annotate_stage(config, style))
+            annotate_names.append(f"annotate-{style}")
+    stages.append(build_stage(config, annotate_names))
+    stages += [train_stage(config, task) for task in config.tasks()]
+    evaluations = []
+    for split in config.dataset.eval_splits:
+        for method in config.methods:
+            stages += [solve_stage(config, method, split), evaluate_stage(config, method, split)]
+            evaluations.append(f"evaluate-{method}-{split}")
+    stages.append(report_stage(evaluations))
+    return stages
+
+
+def run_experiment(
+    config: ExperimentConfig, *, only: str | None = None, dry_run: bool = False
+) -> dict[str, dict[str, Any]]:
+    run_dir = config.resolved_run_dir()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_writer(run_dir / "config.json") as handle:
+        handle.write(config.model_dump_json(indent=2))
+    return run_stages(plan_stages(config), run_dir, only=only, dry_run=dry_run)
+
+
+def results_table(records: dict[str, dict[str, Any]]) -> list[tuple[str, str, float, float, float, int]]:
+    """(method, split, accuracy, ci_low, ci_high, n) for every evaluation that ran."""
+    rows = []
+    for name, record in records.items():
+        if name.startswith("evaluate-") and record.get("summary"):
+            method_split = name.removeprefix("evaluate-")
+            summary = record["summary"]
+            low, high = summary["ci"]
+            method, split = _split_name(method_split)
+            rows.append((method, split, summary["accuracy"], low, high, summary["total"]))
+    return rows
+
+
+def _split_name(method_split: str) -> tuple[str, str]:
+    for method in sorted(METHOD_TASKS, key=len, reverse=True):
+        if method_split.startswith(method + "-"):
+            return method, method_split.removeprefix(method + "-")
+    return method_split, ""
