@@ -138,11 +138,67 @@ def evaluate(
 
 
 @app.command()
+def annotate(
+    dataset: DatasetOpt,
+    teacher: Annotated[str, typer.Option(help="openai:MODEL, hf:PATH, gold, replay:FILE, synthetic.")],
+    out: Annotated[Path, typer.Option(help="Annotations JSONL (append-only, resumable).")],
+    style: Annotated[str, typer.Option(help="socratic or cot.")] = "socratic",
+    samples: Annotated[int, typer.Option(help="Completions per problem.")] = 1,
+    limit: LimitOpt = None,
+    data_dir: DataDirOpt = None,
+    dataset_option: OptionsOpt = None,
+    prompt: Annotated[Path | None, typer.Option(help="Few-shot prompt file.")] = None,
+    show_gold: Annotated[bool, typer.Option(help="Show the teacher the gold solution.")] = False,
+    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint.")] = None,
+    api_key_env: Annotated[str | None, typer.Option(help="Env variable with the API key.")] = None,
+    api: Annotated[str | None, typer.Option(help="chat or completions.")] = None,
+    concurrency: Annotated[int | None, typer.Option(help="Requests in flight.")] = None,
+    timeout: Annotated[float | None, typer.Option(help="Seconds per request attempt.")] = None,
+    max_retries: Annotated[int | None, typer.Option(help="Retries per request.")] = None,
+    max_requests: Annotated[int | None, typer.Option(help="Stop after N paid requests.")] = None,
+    max_cost: Annotated[float | None, typer.Option(help="Stop after this many USD.")] = None,
+    price_prompt: Annotated[float | None, typer.Option(help="USD per 1M prompt tokens.")] = None,
+    price_completion: Annotated[float | None, typer.Option(help="USD per 1M completion tokens.")] = None,
+    cache: Annotated[Path | None, typer.Option(help="SQLite cache (default beside --out).")] = None,
+    keep_incorrect: Annotated[bool, typer.Option(help="Keep wrong samples, flagged.")] = False,
+    noise: Annotated[float | None, typer.Option(help="synthetic teacher: step corruption rate.")] = None,
+    temperature: Annotated[float | None, typer.Option(help="Sampling temperature.")] = None,
+    max_tokens: Annotated[int | None, typer.Option(help="Longest completion.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Sampling seed.")] = None,
+) -> None:
+    """Have a teacher decompose (or solve) each problem; keep what checks out."""
+    from socratic_distill.teacher import annotate as run_annotate
+    from socratic_distill.teacher import make_config
+
+    prices = None
+    if price_prompt is not None or price_completion is not None:
+        prices = {"prompt": price_prompt or 0.0, "completion": price_completion or 0.0}
+    fields = {
+        "teacher": teacher, "style": style, "samples": samples, "prompt": prompt,
+        "show_gold": show_gold, "base_url": base_url, "api_key_env": api_key_env, "api": api,
+        "concurrency": concurrency, "timeout": timeout, "max_retries": max_retries,
+        "max_requests": max_requests, "max_cost": max_cost, "prices": prices, "cache": cache,
+        "keep_incorrect": keep_incorrect, "noise": noise, "temperature": temperature,
+        "max_tokens": max_tokens, "seed": seed,
+    }
+    config = make_config(**{k: v for k, v in fields.items() if v is not None})
+    problems = load_dataset_arg(dataset, limit, data_dir, dataset_option)
+    summary = run_annotate(problems, config, out)
+    typer.echo(summary.format())
+
+
+@app.command()
 def build(
     annotations: Annotated[
         Path, typer.Option(help="Annotated problems JSONL (e.g. from `data export`).")
     ],
     out: Annotated[Path, typer.Option(help="Directory for the training sets.")],
+    dataset: Annotated[
+        str | None, typer.Option("--dataset", "-d", help="The annotated dataset (teacher output).")
+    ] = None,
+    limit: LimitOpt = None,
+    data_dir: DataDirOpt = None,
+    dataset_option: OptionsOpt = None,
     qg_without_solutions: Annotated[
         bool, typer.Option(help="Ablation: the decomposer sees earlier subquestions only.")
     ] = False,
@@ -150,7 +206,10 @@ def build(
     """Write the five training sets (answer, cot, unified, qg, qa) as JSONL."""
     from socratic_distill.build import build_from_file
 
-    counts = build_from_file(annotations, out, qg_include_solutions=not qg_without_solutions)
+    problems = load_dataset_arg(dataset, limit, data_dir, dataset_option) if dataset else None
+    counts = build_from_file(
+        annotations, out, problems=problems, qg_include_solutions=not qg_without_solutions
+    )
     for task, count in counts.items():
         typer.echo(f"{task:<8} {count:>7} examples -> {out / (task + '.jsonl')}")
 
@@ -322,7 +381,20 @@ def quickstart(
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        app()
+        code = typer.main.get_command(app).main(standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
+    except typer.TyperException as error:  # usage errors: one line, like every other bad input
+        if type(error).__name__ == "NoArgsIsHelpError":  # a bare command shows its help
+            typer.echo(error.format_message())
+            sys.exit(0)
+        context = f"{error.ctx.command_path}: " if getattr(error, "ctx", None) else ""
+        typer.echo(f"error: {context}{error.format_message()}", err=True)
+        sys.exit(2)
+    except typer.Abort:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
     except UserError as error:
         typer.echo(f"error: {error}", err=True)
         sys.exit(error.exit_code)
