@@ -71,7 +71,12 @@ def annotate_stage(config: ExperimentConfig, style: str) -> Stage:
 
         problems = read_jsonl(directory.parent / "data" / "train.jsonl", Problem)
         summary = annotate(problems, AnnotateConfig(**settings), directory / "annotations.jsonl")
-        return summary.model_dump() if hasattr(summary, "model_dump") else dict(summary or {})
+        log.info(summary.format())
+        if not summary.complete:  # a budget cap: not complete, so a rerun carries on
+            raise UserError(f"annotation stopped before the end ({summary.stopped}); "
+                            "raise the budget and rerun to continue")
+        return {"kept": summary.kept, "rejected": summary.rejected, "pairs": summary.pairs,
+                "problems_with_kept": summary.problems_with_kept, "cost": summary.cost}
 
     return Stage(f"annotate-{style}", settings, action, needs=["data"])
 

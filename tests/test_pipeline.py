@@ -1,0 +1,72 @@
+"""`run`: a miniature experiment end to end, reruns that skip, and stage-level errors."""
+
+import json
+
+import pytest
+
+from socratic_distill.config import parse_config
+from socratic_distill.errors import UserError
+from socratic_distill.pipeline import plan_stages, run_experiment
+from socratic_distill.stages import RECORD
+
+MINI = {
+    "name": "mini",
+    "dataset": {"name": "synthetic", "eval_splits": ["test"], "train_limit": 40, "eval_limit": 6,
+                "options": {"min_steps": 1, "max_steps": 2}},
+    "teacher": {"spec": "synthetic", "styles": ["socratic", "cot"], "options": {"noise": 0.2}},
+    "methods": ["answer", "socratic"],
+    "default_model": "scratch:tiny",
+    "train": {"max_steps": 4, "batch_size": 8, "validation_fraction": 0.0, "save_steps": 2},
+    "solve": {"batch_size": 8, "max_steps": 3, "max_new_tokens": 24},
+}
+
+
+def mini(tmp_path, **changes):
+    return parse_config({**MINI, "run_dir": str(tmp_path / "run"), **changes})
+
+
+def stage_times(run_dir):
+    return {p.parent.name: p.stat().st_mtime_ns for p in run_dir.glob(f"*/{RECORD}")}
+
+
+@pytest.mark.slow
+def test_miniature_run_end_to_end_then_rerun_skips_everything(tmp_path):
+    config = mini(tmp_path)
+    records = run_experiment(config)
+    run_dir = tmp_path / "run"
+    expected = {stage.name for stage in plan_stages(config)}
+    assert set(stage_times(run_dir)) == expected
+    metrics = json.loads((run_dir / "evaluate-socratic-test" / "metrics.json").read_text())
+    assert metrics["total"] == 6 and metrics["method"] == "socratic"
+    assert (run_dir / "report" / "report.html").is_file()
+    annotate = records["annotate-socratic"]["summary"]
+    assert annotate  # the teacher's summary is kept with the stage
+
+    before = stage_times(run_dir)
+    run_experiment(config)
+    assert stage_times(run_dir) == before  # nothing ran again
+
+    # A decoding change reruns solving, evaluation and the report, and nothing upstream.
+    run_experiment(mini(tmp_path, solve={**MINI["solve"], "max_steps": 2}))
+    after = stage_times(run_dir)
+    rerun = {name for name in before if after[name] != before[name]}
+    assert rerun == {"solve-socratic-test", "evaluate-socratic-test", "solve-answer-test",
+                     "evaluate-answer-test", "report"}
+
+
+def test_dry_run_plans_without_running(tmp_path):
+    records = run_experiment(mini(tmp_path), dry_run=True)
+    assert "train-qg" in records and not list((tmp_path / "run").glob(f"*/{RECORD}"))
+
+
+def test_only_needs_its_inputs(tmp_path):
+    with pytest.raises(UserError, match="needs `build`, which is not complete"):
+        run_experiment(mini(tmp_path), only="train-qa")
+    with pytest.raises(UserError, match="no stage `train-xx`"):
+        run_experiment(mini(tmp_path), only="train-xx")
+
+
+def test_missing_dataset_file_is_named(tmp_path):
+    config = mini(tmp_path, dataset={"name": f"jsonl:{tmp_path}/nope.jsonl"})
+    with pytest.raises(UserError, match="nope.jsonl"):
+        run_experiment(config)
