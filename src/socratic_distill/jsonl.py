@@ -7,6 +7,7 @@ looks complete.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -97,3 +98,11 @@ def append_jsonl(path: str | Path, record: BaseModel | dict[str, Any]) -> None:
         handle.write(_dumps(record) + "\n")
         handle.flush()
         os.fsync(handle.fileno())
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

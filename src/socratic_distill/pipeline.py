@@ -21,11 +21,11 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from socratic_distill.build import build_training_sets, file_sha256
+from socratic_distill.build import build_training_sets
 from socratic_distill.config import METHOD_TASKS, ExperimentConfig
 from socratic_distill.data.registry import load_problems
 from socratic_distill.errors import UserError
-from socratic_distill.jsonl import atomic_writer, read_jsonl, write_jsonl
+from socratic_distill.jsonl import atomic_writer, file_sha256, read_jsonl, write_jsonl
 from socratic_distill.schemas import Annotation, Problem
 from socratic_distill.stages import Stage, run_stages
 

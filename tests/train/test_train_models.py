@@ -1,0 +1,69 @@
+"""Model specs: scratch sizes, local directories, GGUF files, and the errors for bad ones."""
+
+from __future__ import annotations
+
+import pytest
+from train_helpers import arithmetic_examples
+
+from socratic_distill.errors import UserError
+from socratic_distill.train import find_smollm2_gguf, load_student
+from socratic_distill.train.models import count_parameters
+
+TEXTS = [example.text for example in arithmetic_examples()]
+
+
+def test_scratch_tiny_is_a_small_gpt2_with_eos_and_pad():
+    model, tokenizer = load_student("scratch:tiny", TEXTS)
+    assert model.config.model_type == "gpt2"
+    assert count_parameters(model) < 1_000_000
+    assert tokenizer.eos_token == tokenizer.pad_token == "<|endoftext|>"
+    assert model.config.vocab_size == len(tokenizer)
+    assert model.config.eos_token_id == tokenizer.eos_token_id
+
+
+def test_a_saved_model_directory_loads(tmp_path):
+    model, tokenizer = load_student("scratch:tiny", TEXTS)
+    model.save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    reloaded, retokenizer = load_student(str(tmp_path))
+    assert retokenizer(TEXTS[0])["input_ids"] == tokenizer(TEXTS[0])["input_ids"]
+    assert count_parameters(reloaded) == count_parameters(model)
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("scratch:huge", "unknown size"),
+        ("./no/such/model", "no such model directory"),
+        ("missing.gguf", "no such GGUF file"),
+    ],
+)
+def test_bad_specs_are_user_errors(spec, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UserError, match=message):
+        load_student(spec, TEXTS)
+
+
+def test_a_directory_without_config_is_refused(tmp_path):
+    with pytest.raises(UserError, match="no config.json"):
+        load_student(str(tmp_path))
+
+
+def test_an_unreadable_gguf_is_refused(tmp_path):
+    (tmp_path / "broken.gguf").write_bytes(b"not a gguf file at all")
+    with pytest.raises(UserError, match="not a readable GGUF model|needs the `gguf` package"):
+        load_student(str(tmp_path / "broken.gguf"))
+
+
+def test_an_unknown_hub_id_is_a_user_error(monkeypatch):
+    import huggingface_hub.constants
+
+    # Offline, the hub lookup fails at once instead of retrying for a minute.
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(UserError, match="not loadable as a Hugging Face model id"):
+        load_student("nobody-xyz/no-such-model")
+
+
+def test_find_smollm2_gguf_finds_a_gguf_file_or_none():
+    path = find_smollm2_gguf()
+    assert path is None or (path.suffix == ".gguf" and path.is_file())
