@@ -49,3 +49,13 @@ def test_the_bundled_quickstart_config_is_valid():
 
     config = load_config(str(files("socratic_distill") / "configs" / "quickstart.yaml"))
     assert config.dataset.name == "synthetic" and "socratic" in config.methods
+
+
+def test_every_shipped_recipe_is_valid():
+    from pathlib import Path
+
+    recipes = sorted((Path(__file__).resolve().parents[1] / "configs").glob("**/*.yaml"))
+    assert len(recipes) >= 17
+    for path in recipes:
+        config = load_config(path)
+        assert config.methods and config.default_model

