@@ -19,18 +19,21 @@ solution followed by `#### n`. A `Facts: ...` line precedes the question when a 
 context (StrategyQA).
 
 Completions start with a space after `Q:`/`A:` and prompts end before it, so that the
-tokenizer sees the same token boundaries in training and at inference.
+tokenizer sees the same token boundaries in training and at inference. The `value>>` of each
+calculator annotation carries no loss: at inference the calculator writes it (solve with the
+calculator on, the default), and the student learns to write the expression and copy the value.
 Bump FORMAT_VERSION whenever a layout changes: trained students record it and solvers check it.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from socratic_distill.eval.answers import extract_answer, solution_result
 from socratic_distill.schemas import Problem, Step, TrainingExample
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 SUBQUESTION = "Q:"
 SOLUTION = "A:"
@@ -173,9 +176,29 @@ def _closing_steps(problem: Problem) -> list[Step]:
     return steps
 
 
+_CALCULATOR_RESULT_RE = re.compile(r"<<[^<>=]*=([^<>]*>>)")
+
+
+def without_calculator_results(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """`spans` minus the `value>>` of every `<<expr=value>>`: at inference the calculator writes
+    those characters, so the student spends no capacity learning to compute them."""
+    holes = [match.span(1) for match in _CALCULATOR_RESULT_RE.finditer(text)]
+    kept = []
+    for start, end in spans:
+        for hole_start, hole_end in holes:
+            if start < hole_end and hole_start < end:
+                if start < hole_start:
+                    kept.append((start, hole_start))
+                start = max(start, hole_end)
+        if start < end:
+            kept.append((start, end))
+    return kept
+
+
 def _example(problem: Problem, task: str, text: str, spans: list[tuple[int, int]]):
     return TrainingExample(
-        id=problem.id, task=task, text=text, loss_spans=spans, format_version=FORMAT_VERSION
+        id=problem.id, task=task, text=text, format_version=FORMAT_VERSION,
+        loss_spans=without_calculator_results(text, spans),
     )
 
 
