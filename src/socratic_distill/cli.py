@@ -366,6 +366,31 @@ def report(
 
 
 @app.command()
+def serve(
+    qg: Annotated[Path | None, typer.Option(help="Decomposer student (socratic).")] = None,
+    qa: Annotated[Path | None, typer.Option(help="Solver student (socratic).")] = None,
+    model: Annotated[Path | None, typer.Option(help="An answer, cot or unified student.")] = None,
+    host: Annotated[str, typer.Option(help="Interface; loopback unless told otherwise.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    api_key_env: Annotated[str | None, typer.Option(help="Env variable holding the API key.")] = None,
+    backend: Annotated[str, typer.Option(help="hf, or vllm.")] = "hf",
+    batching: Annotated[bool, typer.Option(help="Continuous batching across requests.")] = True,
+    queue_size: Annotated[int | None, typer.Option(help="Waiting requests before 503.")] = None,
+    timeout: Annotated[float | None, typer.Option(help="Seconds per request.")] = None,
+    max_batch_rows: Annotated[int | None, typer.Option(help="Rows decoded together.")] = None,
+) -> None:
+    """Serve students over HTTP: /v1/solve (+ streaming), OpenAI-compatible API, a web page."""
+    from socratic_distill.serve import make_serve_config
+    from socratic_distill.serve import serve as run_server
+
+    fields = {"batching": batching, "queue_size": queue_size, "timeout": timeout,
+              "max_batch_rows": max_batch_rows}
+    config = make_serve_config(**{k: v for k, v in fields.items() if v is not None})
+    run_server(qg=qg, qa=qa, model=model, host=host, port=port, api_key_env=api_key_env,
+               backend=backend, config=config)
+
+
+@app.command()
 def quickstart(
     run_dir: Annotated[Path, typer.Option(help="Where the run lives.")] = Path("runs/quickstart"),
 ) -> None:
