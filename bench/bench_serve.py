@@ -1,0 +1,195 @@
+"""Serving: latency and throughput with continuous batching on vs off, concurrent clients.
+
+    .venv/bin/python bench/bench_serve.py [--clients 32] [--requests 96] [--runs 3] [--cache DIR]
+
+A small scratch GPT-2 (2 layers, width 128; `bench_solve.py` trains a 4-layer one the same
+way), trained briefly on synthetic unified Socratic texts, serves as both decomposer and solver
+(the tasks share one text), so dialogues have real, varied lengths and end with `Q: [END]`.
+The app runs on uvicorn on a free loopback port in this process; `--clients` concurrent clients
+send `--requests` POST /v1/solve requests in all (synthetic:test problems, greedy, calculator
+on), each client one request at a time. Batching off serves one request at a time; on, every
+request in the batch shares each decomposer and solver call. Answers must be identical either
+way (asserted). Printed: a markdown table of p50/p99 latency (seconds per request, queueing
+included) and throughput (requests/s), and the speed-up (target >= 4x at 32 clients).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import torch
+
+from socratic_distill.data.registry import load_problems
+from socratic_distill.formats import build_examples
+from socratic_distill.infer.generate import hf_generator
+from socratic_distill.serve.app import create_app
+from socratic_distill.serve.config import ServeConfig
+from socratic_distill.train.models import train_scratch_tokenizer
+
+
+def train_model(steps: int, cache: Path | None):
+    """A briefly trained 2-layer, 128-wide GPT-2 and its tokenizer (cached in `cache`)."""
+    from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel
+
+    if cache is not None and (cache / "config.json").is_file():
+        return GPT2LMHeadModel.from_pretrained(cache).eval(), AutoTokenizer.from_pretrained(cache)
+    texts = [example.text for problem in load_problems("synthetic:train", limit=2000)
+             for example in build_examples(problem, "unified")]
+    tokenizer = train_scratch_tokenizer(texts, 1024)
+    torch.manual_seed(0)
+    model = GPT2LMHeadModel(GPT2Config(
+        vocab_size=len(tokenizer), n_positions=512, n_embd=128, n_layer=2, n_head=2,
+        eos_token_id=tokenizer.eos_token_id, bos_token_id=tokenizer.eos_token_id))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.0)
+    encoded = [tokenizer(text)["input_ids"][:383] + [tokenizer.eos_token_id] for text in texts]
+    rng = random.Random(0)
+    model.train()
+    for step in range(steps):
+        batch = rng.sample(encoded, 16)
+        width = max(map(len, batch))
+        ids = torch.tensor([row + [tokenizer.eos_token_id] * (width - len(row)) for row in batch])
+        labels = torch.tensor([row + [-100] * (width - len(row)) for row in batch])
+        for group in optimizer.param_groups:
+            group["lr"] = 3e-3 * min(1.0, (step + 1) / 30) * (1 - step / steps)
+        loss = model(input_ids=ids, labels=labels).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        optimizer.zero_grad()
+        if step % 50 == 0 or step == steps - 1:
+            print(f"  train step {step:>4}: loss {loss.item():.3f}", flush=True)
+    model.eval()
+    if cache is not None:
+        model.save_pretrained(cache)
+        tokenizer.save_pretrained(cache)
+    return model, tokenizer
+
+
+class Server:
+    """uvicorn on 127.0.0.1, a free port, in a daemon thread."""
+
+    def __init__(self, app):
+        import uvicorn
+
+        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
+                                timeout_graceful_shutdown=2)
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        for _ in range(1000):
+            if self.server.started:
+                break
+            time.sleep(0.01)
+        else:
+            raise RuntimeError("the server did not start")
+        return f"http://127.0.0.1:{self.server.servers[0].sockets[0].getsockname()[1]}"
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+
+async def load(url: str, bodies: list[dict], clients: int, limit: float):
+    """(latencies, statuses, answers) of every request; `clients` in flight at once."""
+    latencies: list[float | None] = [None] * len(bodies)
+    statuses: list[int | None] = [None] * len(bodies)
+    answers: list[str | None] = [None] * len(bodies)
+    todo = list(range(len(bodies)))[::-1]
+    connections = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(timeout=limit, limits=connections) as client:
+        async def worker() -> None:
+            while todo:
+                index = todo.pop()
+                start = time.perf_counter()
+                response = await client.post(f"{url}/v1/solve", json=bodies[index])
+                latencies[index] = time.perf_counter() - start
+                statuses[index] = response.status_code
+                if response.status_code == 200:
+                    answers[index] = response.json()["text"]
+
+        await asyncio.wait_for(asyncio.gather(*(worker() for _ in range(clients))), limit)
+    return latencies, statuses, answers
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]
+
+
+def run(fn, bodies: list[dict], clients: int, batching: bool, limit: float,
+        decode_batch: int | None) -> dict:
+    config = ServeConfig(batching=batching, max_batch_rows=64, queue_size=len(bodies),
+                         timeout=limit, max_new_tokens=64, max_steps=6,
+                         decode_batch_size=decode_batch)
+    with Server(create_app({"qg": fn, "qa": fn}, config)) as url:
+        httpx.post(f"{url}/v1/solve", json=bodies[0], timeout=limit)  # warm-up
+        start = time.perf_counter()
+        latencies, statuses, answers = asyncio.run(load(url, bodies, clients, limit))
+        wall = time.perf_counter() - start
+        rows = httpx.get(f"{url}/metrics").text
+    ok = [lat for lat, status in zip(latencies, statuses, strict=True) if status == 200]
+    calls = next(float(line.split()[-1]) for line in rows.splitlines()
+                 if line.startswith("socratic_distill_batch_rows_count"))
+    total_rows = next(float(line.split()[-1]) for line in rows.splitlines()
+                      if line.startswith("socratic_distill_batch_rows_sum"))
+    return {"batching": batching, "answered": len(ok), "refused": statuses.count(503),
+            "wall": wall, "rate": len(ok) / wall, "p50": statistics.median(ok),
+            "p99": percentile(ok, 99), "answers": answers, "rows": total_rows / max(calls, 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=32, help="concurrent clients")
+    parser.add_argument("--requests", type=int, default=96, help="requests in all")
+    parser.add_argument("--train-steps", type=int, default=1000, help="training steps (batch 16)")
+    parser.add_argument("--decode-batch", type=int, default=None,
+                        help="rows per decoding chunk (ServeConfig.decode_batch_size)")
+    parser.add_argument("--cache", type=Path, default=None, help="keep the trained model here")
+    parser.add_argument("--limit", type=float, default=600, help="seconds per run, at most")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1: steadiest on "
+                        "a shared CPU, where busy cores stall multi-threaded kernels)")
+    parser.add_argument("--runs", type=int, default=1, help="runs per mode, alternating; the "
+                        "median is shown")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    print(f"training the scratch model ({args.train_steps} steps)...", flush=True)
+    model, tokenizer = train_model(args.train_steps, args.cache)
+    fn = hf_generator(model, tokenizer)
+    problems = load_problems("synthetic:test", limit=args.requests)
+    bodies = [{"question": problems[i % len(problems)].question, "max_steps": 6}
+              for i in range(args.requests)]
+    runs: dict[bool, list[dict]] = {False: [], True: []}
+    for attempt in range(args.runs):
+        for batching in (False, True):
+            print(f"run {attempt + 1}/{args.runs}, batching {'on' if batching else 'off'}: "
+                  f"{args.requests} requests, {args.clients} clients...", flush=True)
+            runs[batching].append(run(fn, bodies, args.clients, batching, args.limit,
+                                      args.decode_batch))
+    results = [sorted(runs[mode], key=lambda r: r["rate"])[len(runs[mode]) // 2]
+               for mode in (False, True)]
+    off, on = results
+    assert all(r["answers"] == off["answers"] for r in runs[False] + runs[True]), \
+        "batching changed some answers"
+    print("\n| batching | clients | answered | 503 | throughput (req/s) | p50 latency (s) "
+          "| p99 latency (s) | rows per call | speed-up |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for result in results:
+        print(f"| {'on' if result['batching'] else 'off'} | {args.clients} | {result['answered']}"
+              f" | {result['refused']} | {result['rate']:.2f} | {result['p50']:.2f} | "
+              f"{result['p99']:.2f} | {result['rows']:.1f} | {result['rate'] / off['rate']:.2f}x |")
+    print(f"\nthroughput with batching: {on['rate'] / off['rate']:.2f}x (target >= 4x); answers "
+          f"identical on and off; {args.requests} synthetic:test problems, greedy, max 6 steps, "
+          f"{torch.get_num_threads()} torch threads, median of {args.runs} runs")
+
+
+if __name__ == "__main__":
+    main()

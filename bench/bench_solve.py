@@ -1,0 +1,182 @@
+"""Socratic solving: batched vs one problem at a time, and iterative vs unified generation.
+
+    .venv/bin/python bench/bench_solve.py [--problems 64] [--train-steps 300] [--runs 3]
+        [--threads 1] [--layers 4 --width 256] [--cache DIR]
+
+A scratch GPT-2 (4 layers, width 256) is trained briefly on synthetic unified Socratic texts,
+so that it writes well-formed `Q:`/`A:` lines and ends with `Q: [END]`. The same model serves
+as decomposer, solver and unified student (the three tasks share one text), so greedy Socratic
+solving and greedy unified generation write the same steps and their costs compare directly.
+
+1. Socratic solving batched (batch 32) vs naive (`generate_naive`), each with and without the
+   prefix cache: the same greedy output, asserted.
+2. Socratic (QG and QA in turns, each turn one batched call per model) vs unified generation of
+   the steps in one pass, both batched: wall time, tokens, and how often the steps agree.
+
+Figures are problems per second of this process's CPU time (`--clock wall` for wall time),
+the median of `--runs` interleaved runs; a markdown table is printed. Torch runs on one thread
+by default: on a shared machine more threads oversubscribe the cores and wall timings mean
+little. A CPU also bounds what batching can gain (the last line measures the bound); a GPU,
+where a forward costs about the same for 1 or 32 rows, gains far more.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from socratic_distill.data.registry import load_problems
+from socratic_distill.formats import build_examples
+from socratic_distill.infer.generate import hf_generator
+from socratic_distill.infer.solvers import make_config, solve
+from socratic_distill.train.models import train_scratch_tokenizer
+
+
+def train_model(steps: int, layers: int, width: int, cache: Path | None):
+    """A briefly trained scratch GPT-2 and its tokenizer (cached in `cache`)."""
+    from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel
+
+    if cache is not None and (cache / "config.json").is_file():  # trained earlier
+        return GPT2LMHeadModel.from_pretrained(cache).eval(), AutoTokenizer.from_pretrained(cache)
+    texts = [
+        example.text
+        for problem in load_problems("synthetic:train", limit=3000)
+        for example in build_examples(problem, "unified")
+    ]
+    tokenizer = train_scratch_tokenizer(texts, 1024)
+    torch.manual_seed(0)
+    config = GPT2Config(vocab_size=len(tokenizer), n_positions=512, n_embd=width, n_layer=layers,
+                        n_head=max(1, width // 64), eos_token_id=tokenizer.eos_token_id,
+                        bos_token_id=tokenizer.eos_token_id)
+    model = GPT2LMHeadModel(config)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.0)
+    encoded = [tokenizer(text)["input_ids"][:511] + [tokenizer.eos_token_id] for text in texts]
+    rng = random.Random(0)
+    model.train()
+    for step in range(steps):
+        batch = rng.sample(encoded, 16)
+        width = max(map(len, batch))
+        ids = torch.tensor([row + [tokenizer.eos_token_id] * (width - len(row)) for row in batch])
+        labels = torch.tensor([row + [-100] * (width - len(row)) for row in batch])
+        for group in optimizer.param_groups:
+            group["lr"] = 2e-3 * min(1.0, (step + 1) / 30) * (1 - step / steps)
+        loss = model(input_ids=ids, labels=labels).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        optimizer.zero_grad()
+        if step % 50 == 0 or step == steps - 1:
+            print(f"  train step {step:>4}: loss {loss.item():.3f}", flush=True)
+    model.eval()
+    if cache is not None:
+        model.save_pretrained(cache)
+        tokenizer.save_pretrained(cache)
+    return model, tokenizer
+
+
+def measure(variants, problems, runs: int, clock):
+    """Each variant's median seconds and last predictions; runs interleave, so that a load
+    from elsewhere on the machine falls on every variant alike."""
+    seconds: dict[str, list[float]] = {name: [] for name, *_ in variants}
+    outputs = {}
+    for run in range(runs):
+        for name, roles, config, _ in variants:
+            print(f"  run {run + 1}/{runs}: {name}", flush=True)
+            start = clock()
+            outputs[name] = solve(problems, roles, config)
+            seconds[name].append(clock() - start)
+    return {name: statistics.median(values) for name, values in seconds.items()}, outputs
+
+
+def forward_cost(model, rows: int, context: int = 200, steps: int = 20) -> float:
+    """Milliseconds per decoding step of `rows` rows against a `context`-token KV cache."""
+    from transformers import DynamicCache
+
+    ids = torch.zeros((rows, context), dtype=torch.long)
+    mask = torch.ones((rows, context + steps), dtype=torch.long)
+    with torch.inference_mode():
+        cache = DynamicCache(config=model.config)
+        model(input_ids=ids, attention_mask=mask[:, :context], cache=cache, use_cache=True)
+        start = time.process_time()
+        for step in range(steps):
+            positions = torch.full((rows, 1), context + step)
+            model(input_ids=ids[:, :1], attention_mask=mask[:, :context + step + 1],
+                  position_ids=positions, cache=cache, use_cache=True, logits_to_keep=1)
+    return (time.process_time() - start) / steps * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--problems", type=int, default=64, help="synthetic:test problems")
+    parser.add_argument("--train-steps", type=int, default=300,
+                        help="training steps (batch 16); 0 keeps random weights")
+    parser.add_argument("--runs", type=int, default=3, help="runs per figure; the median is shown")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads")
+    parser.add_argument("--clock", choices=["cpu", "wall"], default="cpu",
+                        help="cpu: this process's CPU time (steady on a shared machine)")
+    parser.add_argument("--layers", type=int, default=4, help="scratch model layers")
+    parser.add_argument("--width", type=int, default=256, help="scratch model width")
+    parser.add_argument("--cache", type=Path, default=None, help="keep the trained model here")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    print(f"training the scratch model ({args.train_steps} steps)...", flush=True)
+    model, tokenizer = train_model(args.train_steps, args.layers, args.width, args.cache)
+    problems = load_problems("synthetic:test", limit=args.problems)
+    n = len(problems)
+    batched, naive = hf_generator(model, tokenizer), hf_generator(model, tokenizer, naive=True)
+    config = make_config(method="socratic", batch_size=32, max_steps=6, max_new_tokens=64)
+    plain = config.model_copy(update={"prefix_cache": False})
+    unified = make_config(method="unified", batch_size=32, max_new_tokens=6 * 2 * 64 + 8)
+    both = {"naive": {"qg": naive, "qa": naive}, "batched": {"qg": batched, "qa": batched}}
+    variants = [  # name, students, config, note
+        ("socratic, naive, no prefix cache", both["naive"], plain, "the baseline"),
+        ("socratic, naive, prefix cache", both["naive"], config, "one problem at a time"),
+        ("socratic, batched, no prefix cache", both["batched"], plain, "re-reads every prompt"),
+        ("socratic, batched, prefix cache", both["batched"], config, "the default"),
+        ("unified, batched", {"model": batched}, unified, "one pass"),
+    ]
+    clock = time.process_time if args.clock == "cpu" else time.perf_counter
+    seconds, outputs = measure(variants, problems, args.runs, clock)
+    names = [name for name, *_ in variants]
+    texts = [[p.prediction for p in outputs[name]] for name in names[:4]]
+    assert all(t == texts[0] for t in texts), "greedy outputs differ"
+    same = sum(
+        [(s.subquestion, s.solution) for s in (u.steps or [])]
+        == [(s.subquestion, s.solution) for s in (p.steps or [])]
+        for u, p in zip(outputs[names[4]], outputs[names[3]], strict=True)
+    )
+    rows = [(name, seconds[name], outputs[name], note) for name, _, _, note in variants]
+    rows[-1] = (*rows[-1][:3], f"same steps as socratic for {same}/{n} problems")
+
+    base = seconds[variants[0][0]]
+    print("\n| method | problems/s | vs baseline | generated tokens | prompt tokens | note |")
+    print("|---|---:|---:|---:|---:|---|")
+    for name, spent, out, note in rows:
+        generated = sum(p.completion_tokens for p in out)
+        read = sum(p.prompt_tokens for p in out)
+        print(f"| {name} | {n / spent:.2f} | {base / spent:.2f}x | {generated} | {read} | {note} |")
+    print(f"\nall four socratic variants: identical greedy output ({n} problems)")
+    print(f"batched vs naive (prefix cache both): {seconds[names[1]] / seconds[names[3]]:.2f}x;"
+          f" without it: {seconds[names[0]] / seconds[names[2]]:.2f}x;"
+          f" batched+cache vs plain naive: {base / seconds[names[3]]:.2f}x (target >= 5x)")
+    one_pass = seconds[names[4]]
+    print(f"socratic vs unified time: {seconds[names[3]] / one_pass:.2f}x (target <= 1.5x);"
+          f" without the prefix cache {seconds[names[2]] / one_pass:.2f}x")
+    one, many = forward_cost(model, 1), forward_cost(model, 32)
+    print(f"one decoding step (200-token context): batch 1 {one:.2f} ms, batch 32 {many:.2f} ms"
+          f" = {many / 32:.2f} ms per row, so batching bounds decoding gains at {32 * one / many:.1f}x"
+          " on this machine")
+    print(f"{n} synthetic:test problems, greedy, calculator on, max 6 steps; model"
+          f" {args.layers}x{args.width}, {sum(p.numel() for p in model.parameters()) / 1e6:.1f}M"
+          f" parameters, {args.train_steps} training steps; {torch.get_num_threads()} thread(s);"
+          f" median of {args.runs} interleaved runs; {args.clock} time")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,440 @@
+"""Batched decoding over Hugging Face causal LMs, with GSM8K's calculator.
+
+`generate` decodes many prompts together, never one at a time: prompts are sorted by length
+and taken `batch_size` at a time, left-padded, prefilled in one forward, then decoded token by
+token against a KV cache (attention mask, and positions counted over real tokens only). A row
+that finishes (end of sequence, a newline when `stop_at_newline`, a stop string, its token
+budget) leaves the batch at once: it is pruned from the cache, the mask and the positions. On
+a GPU, waiting prompts are prefilled and join the running batch as rows leave.
+
+The calculator is the one of GSM8K (Cobbe et al., 2021): when a row's text ends with
+`<<EXPR=`, the tokens of `VALUE>>` are forced into that row over its next steps (a per-row
+queue that overrides the model's choice), so arithmetic inside annotations is exact.
+
+With a `PrefixCache` and a key per prompt, a prompt that extends the key's previous prompt and
+completion (the Socratic turns) computes only its new tokens.
+
+`generate_naive` is the same decoding one prompt at a time, the reference that tests and the
+benchmark compare against: greedy batched text equals it exactly.
+
+Every backend (this one, `vllm_backend`) has the same signature once bound to its model:
+`fn(prompts, **settings) -> list[Generation]` (see `GenerateFn`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, Literal, Protocol
+
+import torch
+
+from socratic_distill.calculator import safe_eval
+from socratic_distill.eval.answers import format_number
+from socratic_distill.infer import kv
+from socratic_distill.infer.kv import PrefixCache
+
+FinishReason = Literal["eos", "newline", "stop", "length", "error"]
+
+_CALC_OPEN_RE = re.compile(r"<<([^<>=\n]*)=$")
+_CALC_WINDOW = 64  # tokens of tail decoded to find `<<EXPR=`; annotations are far shorter
+# Waiting rows join a running batch once this fraction of it is free (None: only when it is
+# empty). A CPU forward costs in proportion to its rows, so fuller batches gain nothing there
+# while merging caches costs copies (measured 5-10% slower); a GPU forward costs about the same
+# for 1 or 32 rows, so there a batch should stay full.
+REFILL_AT: dict[str, float | None] = {"cpu": None}
+DEFAULT_REFILL_AT = 0.25
+
+
+@dataclass
+class Generation:
+    """One completion: its text (without the end token, newline or stop string) and usage.
+
+    A prompt that cannot be completed (it fills the context window) gets `error` and no text;
+    the rest of its batch is unaffected.
+    """
+
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: FinishReason = "length"
+    error: str | None = None
+
+
+class GenerateFn(Protocol):
+    """A backend bound to its model: prompts in, one `Generation` per prompt out, in order."""
+
+    def __call__(
+        self,
+        prompts: Sequence[str],
+        *,
+        max_new_tokens: int,
+        stop_at_newline: bool = False,
+        stop_strings: Sequence[str] = (),
+        calculator: bool = False,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        seed: int | Sequence[int] = 0,
+        batch_size: int = 32,
+        prefix_cache: PrefixCache | None = None,
+        prefix_keys: Sequence[Hashable] | None = None,
+    ) -> list[Generation]: ...
+
+
+def calculator_result(text: str) -> str | None:
+    """`VALUE>>` when `text` ends with an open annotation `<<EXPR=` whose EXPR evaluates."""
+    match = _CALC_OPEN_RE.search(text)
+    if not match:
+        return None
+    value = safe_eval(match.group(1))
+    return None if value is None else f"{format_number(value)}>>"
+
+
+def truncate_at_stop(
+    text: str, stop_at_newline: bool, stop_strings: Sequence[str]
+) -> tuple[str, FinishReason | None]:
+    """`text` cut before its first newline (when asked) or stop string, and why it was cut."""
+    cuts = [(text.find(s), "stop") for s in stop_strings if s and s in text]
+    if stop_at_newline and "\n" in text:
+        cuts.append((text.find("\n"), "newline"))
+    if not cuts:
+        return text, None
+    position, reason = min(cuts)
+    return text[:position], reason  # type: ignore[return-value]
+
+
+@dataclass
+class _Settings:
+    max_new_tokens: int
+    stop_at_newline: bool
+    stop_strings: tuple[str, ...]
+    calculator: bool
+    temperature: float
+    top_p: float
+
+
+@dataclass
+class _Row:
+    prompt: list[int]
+    seed: int
+    limit: int  # most tokens this row may generate (budget and context window)
+    ids: list[int] = field(default_factory=list)
+    forced: deque[int] = field(default_factory=deque)
+    generated: int = 0  # tokens generated, the end token included
+    reason: FinishReason | None = None
+    rng: torch.Generator | None = None
+    key: Hashable | None = None  # its PrefixCache entry
+    reuse: int = 0  # prompt tokens whose keys and values come from the PrefixCache
+    past: list[kv.KV] = field(default_factory=list)
+    error: str | None = None
+
+
+class _Decoder:
+    """Per-tokenizer helpers: end tokens, single-token pieces (cached), tail decoding."""
+
+    def __init__(self, model: Any, tokenizer: Any):
+        self.tokenizer = tokenizer
+        ends = {tokenizer.eos_token_id, getattr(model.generation_config, "eos_token_id", None)}
+        self.eos: set[int] = set()
+        for end in ends:
+            if end is not None:
+                self.eos.update(end if isinstance(end, (list, tuple)) else [end])
+        pad = tokenizer.pad_token_id
+        self.pad = pad if pad is not None else (min(self.eos) if self.eos else 0)
+        self._pieces: dict[int, str] = {}
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return self.tokenizer.decode(
+            list(ids), skip_special_tokens=True, clean_up_tokenization_spaces=False
+        )
+
+    def piece(self, token: int) -> str:
+        if token not in self._pieces:
+            self._pieces[token] = self.decode([token])
+        return self._pieces[token]
+
+
+def _context_window(model: Any) -> int | None:
+    config = model.config
+    for name in ("n_positions", "max_position_embeddings"):
+        value = getattr(config, name, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
+
+
+def _choose(logits: torch.Tensor, rows: list[_Row], settings: _Settings) -> list[int]:
+    """The next token of each row: its forced token, else greedy or nucleus sampling."""
+    if settings.temperature <= 0:
+        chosen = logits.argmax(dim=-1).tolist()
+    else:
+        probs = torch.softmax(logits / settings.temperature, dim=-1)
+        if settings.top_p < 1.0:
+            sorted_probs, order = probs.sort(dim=-1, descending=True)
+            # Keep the smallest prefix whose mass reaches top_p (the top token always stays).
+            drop = sorted_probs.cumsum(dim=-1) - sorted_probs >= settings.top_p
+            sorted_probs = sorted_probs.masked_fill(drop, 0.0)
+            probs = torch.zeros_like(probs).scatter(-1, order, sorted_probs)
+        # One generator per row: a row's samples do not depend on its batch or position in it.
+        chosen = [
+            int(torch.multinomial(probs[k], 1, generator=row.rng).item())
+            for k, row in enumerate(rows)
+        ]
+    pairs = zip(rows, chosen, strict=True)
+    return [row.forced.popleft() if row.forced else token for row, token in pairs]
+
+
+def _advance(row: _Row, token: int, decoder: _Decoder, settings: _Settings) -> None:
+    """Append `token` to `row`, decide whether the row is finished, queue calculator tokens."""
+    row.generated += 1
+    if token in decoder.eos:
+        row.reason = "eos"
+        return
+    row.ids.append(token)
+    piece = decoder.piece(token)
+    if settings.stop_at_newline and "\n" in piece:
+        row.reason = "newline"
+    elif settings.stop_strings:
+        window = 4 * max(len(s) for s in settings.stop_strings) + 1
+        tail = decoder.decode(row.ids[-window:])
+        if any(s in tail for s in settings.stop_strings):
+            row.reason = "stop"
+    if row.reason is None and row.generated >= row.limit:
+        row.reason = "length"
+    if row.reason is None and settings.calculator and not row.forced and piece.endswith("="):
+        result = calculator_result(decoder.decode(row.ids[-_CALC_WINDOW:]))
+        if result is not None:
+            row.forced.extend(
+                decoder.tokenizer.encode(result, add_special_tokens=False)
+            )
+
+
+def _prefill(model: Any, decoder: _Decoder, rows: list[_Row], store: PrefixCache | None, names):
+    """One forward over the prompts (the parts not reused), left-padded; the cache it fills.
+
+    A row's reused part sits in the cache columns just before its new tokens:
+    `[pad | reused | pad | new]`; the attention mask hides both pads and positions count only
+    real tokens, so the model sees exactly the whole prompt.
+    """
+    device = model.device
+    past = max(row.reuse for row in rows)
+    new = max(len(row.prompt) - row.reuse for row in rows)
+    ids = torch.full((len(rows), new), decoder.pad, dtype=torch.long)
+    mask = torch.zeros((len(rows), past + new), dtype=torch.long)
+    for k, row in enumerate(rows):
+        fresh = row.prompt[row.reuse:]
+        ids[k, new - len(fresh):] = torch.tensor(fresh)
+        mask[k, past + new - len(fresh):] = 1
+        mask[k, past - row.reuse:past] = 1
+    ids, mask = ids.to(device), mask.to(device)
+    positions = (mask.cumsum(dim=-1) - 1).clamp(min=0)
+    cache = kv.new_cache(model)
+    if past:
+        reference = next(row.past for row in rows if row.reuse)
+        for layer, (keys, values) in enumerate(reference):
+            shape = (len(rows), keys.shape[0], past, keys.shape[-1])
+            layer_keys, layer_values = keys.new_zeros(shape), values.new_zeros(shape)
+            for k, row in enumerate(rows):
+                if row.reuse:
+                    layer_keys[k, :, past - row.reuse:] = row.past[layer][0][:, :row.reuse]
+                    layer_values[k, :, past - row.reuse:] = row.past[layer][1][:, :row.reuse]
+            cache.update(layer_keys, layer_values, layer)
+    logits = kv.forward(model, ids, mask, positions[:, past:], cache, names)
+    for row in rows:
+        row.past = []
+        if store is not None:
+            store.reused_tokens += row.reuse
+            store.computed_tokens += len(row.prompt) - row.reuse
+    return logits, cache, mask, positions[:, -1]
+
+
+def _remember(store: PrefixCache, rows: list[_Row], indices: list[int], cache, mask) -> None:
+    """Save finished rows' keys and values (prompt and generated tokens) under their keys."""
+    layers = kv.layers(cache)
+    for k in indices:
+        row = rows[k]
+        if layers is None or row.key is None:
+            continue
+        # The cache holds every token fed to the model: the prompt and the generated tokens but
+        # the last, which was chosen and never fed (unless it was the end token, kept out of ids).
+        fed = row.prompt + (row.ids if row.reason == "eos" else row.ids[:-1])
+        columns = mask[k].nonzero().squeeze(-1)
+        store.entries[row.key] = (fed, [(keys[k][:, columns], values[k][:, columns])
+                                        for keys, values in layers])
+
+
+@dataclass
+class _Batch:
+    """The rows being decoded together and their state: next-token logits, cache, mask."""
+
+    rows: list[_Row]
+    logits: torch.Tensor
+    cache: Any
+    mask: torch.Tensor  # [rows, cache columns]: 1 for real tokens, 0 for padding
+    last: torch.Tensor  # each row's position of its last token
+
+    def keep(self, keep: list[int]) -> None:
+        """Finished rows leave the batch: from the cache, the mask and the positions."""
+        index = torch.tensor(keep, dtype=torch.long, device=self.mask.device)
+        self.cache.batch_select_indices(index)
+        self.mask, self.last, self.logits = self.mask[index], self.last[index], self.logits[index]
+        self.rows = [self.rows[k] for k in keep]
+        # Columns that only left rows used: padding for every row left, so cut them (views).
+        layers = kv.layers(self.cache) if self.rows else None
+        start = int(self.mask.any(dim=0).int().argmax()) if layers is not None else 0
+        if start > 0:
+            kv.set_layers(self.cache, [(k[..., start:, :], v[..., start:, :]) for k, v in layers])
+            self.mask = self.mask[:, start:]
+
+    def extend(self, other: _Batch) -> None:
+        """Take `other`'s rows in (continuous batching), both caches left-padded to one width."""
+        mine, theirs = kv.layers(self.cache), kv.layers(other.cache)
+        width = max(self.mask.shape[1], other.mask.shape[1])
+
+        def left_pad(tensor: torch.Tensor, dim: int) -> torch.Tensor:
+            missing = width - tensor.shape[dim]
+            pad = [0, 0] * (tensor.dim() - 1 - dim % tensor.dim()) + [missing, 0]
+            return torch.nn.functional.pad(tensor, pad) if missing else tensor
+
+        merged = [
+            tuple(torch.cat([left_pad(a, -2), left_pad(b, -2)]) for a, b in zip(ours, new,
+                                                                                 strict=True))
+            for ours, new in zip(mine, theirs, strict=True)
+        ]
+        kv.set_layers(self.cache, merged)
+        self.mask = torch.cat([left_pad(self.mask, 1), left_pad(other.mask, 1)])
+        self.last = torch.cat([self.last, other.last])
+        self.logits = torch.cat([self.logits, other.logits])
+        self.rows += other.rows
+
+
+def _decode(model: Any, decoder: _Decoder, pending: deque[_Row], settings: _Settings,
+            store: PrefixCache | None, batch_size: int) -> None:
+    """Decode every pending row, at most `batch_size` at a time.
+
+    Rows leave the batch as they finish; once `REFILL_AT` of the batch is free, waiting rows
+    are prefilled and join it (continuous batching), so that a few long rows do not run alone
+    while others wait.
+    """
+    device, names = model.device, kv.forward_kwargs(model)
+    refill_at = REFILL_AT.get(device.type, DEFAULT_REFILL_AT)
+    room = None if refill_at is None else max(1, int(batch_size * refill_at))
+
+    def admit(count: int) -> _Batch:
+        rows = [pending.popleft() for _ in range(min(count, len(pending)))]
+        return _Batch(rows, *_prefill(model, decoder, rows, store, names))
+
+    if not pending:
+        return
+    batch = admit(batch_size)
+    while batch.rows:
+        tokens = _choose(batch.logits, batch.rows, settings)
+        for row, token in zip(batch.rows, tokens, strict=True):
+            _advance(row, token, decoder, settings)
+        keep = [k for k, row in enumerate(batch.rows) if row.reason is None]
+        if len(keep) < len(batch.rows):
+            if store is not None:
+                done = [k for k, row in enumerate(batch.rows) if row.reason is not None]
+                _remember(store, batch.rows, done, batch.cache, batch.mask)
+            tokens = [tokens[k] for k in keep]
+            batch.keep(keep)
+        if batch.rows:
+            batch.mask = torch.cat([batch.mask, batch.mask.new_ones((len(keep), 1))], dim=-1)
+            batch.last = batch.last + 1
+            step = torch.tensor(tokens, dtype=torch.long, device=device)[:, None]
+            batch.logits = kv.forward(model, step, batch.mask, batch.last[:, None], batch.cache,
+                                    names)
+        free = batch_size - len(batch.rows)
+        if pending and not batch.rows:
+            batch = admit(batch_size)
+        elif pending and room is not None and free >= room and kv.layers(batch.cache):
+            batch.extend(admit(free))
+
+
+def generate(
+    model: Any,
+    tokenizer: Any,
+    prompts: Sequence[str],
+    *,
+    max_new_tokens: int,
+    stop_at_newline: bool = False,
+    stop_strings: Sequence[str] = (),
+    calculator: bool = False,
+    temperature: float = 0.0,
+    top_p: float = 1.0,
+    seed: int | Sequence[int] = 0,
+    batch_size: int = 32,
+    prefix_cache: PrefixCache | None = None,
+    prefix_keys: Sequence[Hashable] | None = None,
+) -> list[Generation]:
+    """Complete every prompt, batched; results in the prompts' order.
+
+    Greedy when `temperature` is 0, else nucleus sampling with `top_p`; `seed` is an int (row
+    `i` uses `seed + i`) or one seed per prompt. With a `prefix_cache` and one key per prompt,
+    a prompt that extends the key's previous prompt computes only its new tokens.
+    A prompt that fills the model's context window gets a `Generation` with `error` set.
+    """
+    if max_new_tokens < 1 or batch_size < 1:
+        raise ValueError("max_new_tokens and batch_size must be >= 1")
+    seeds = [seed + i for i in range(len(prompts))] if isinstance(seed, int) else list(seed)
+    keys = list(prefix_keys) if prefix_cache is not None and prefix_keys is not None else None
+    if len(seeds) != len(prompts) or (keys is not None and len(keys) != len(prompts)):
+        raise ValueError(f"give one seed and one prefix key per prompt ({len(prompts)})")
+    settings = _Settings(
+        max_new_tokens, stop_at_newline, tuple(stop_strings), calculator, temperature, top_p
+    )
+    decoder, window = _Decoder(model, tokenizer), _context_window(model)
+    rows = []
+    for i, prompt in enumerate(prompts):
+        encoded = tokenizer(prompt)["input_ids"]
+        limit = max_new_tokens if window is None else min(max_new_tokens, window - len(encoded))
+        row = _Row(prompt=encoded, seed=seeds[i], limit=limit)
+        if not encoded or limit < 1:
+            row.error = f"prompt of {len(encoded)} tokens leaves no room to generate" + (
+                f" in the context window ({window} tokens)" if window else "")
+        if temperature > 0:
+            row.rng = torch.Generator().manual_seed(seeds[i])
+        if keys is not None:
+            row.key = keys[i]
+            row.reuse, row.past = prefix_cache.lookup(row.key, encoded)
+        rows.append(row)
+    store = prefix_cache if keys is not None else None
+    # Longest first: similar lengths are prefilled together (little padding), and memory
+    # peaks early.
+    order = sorted((i for i, row in enumerate(rows) if row.error is None),
+                   key=lambda i: -(len(rows[i].prompt) - rows[i].reuse))
+    model.eval()
+    with torch.inference_mode():
+        _decode(model, decoder, deque(rows[i] for i in order), settings, store, batch_size)
+    results = []
+    for row in rows:
+        if row.error is not None:
+            results.append(Generation("", len(row.prompt), 0, "error", row.error))
+            continue
+        text, cut = truncate_at_stop(decoder.decode(row.ids), stop_at_newline, stop_strings)
+        reason = cut or row.reason or "length"
+        results.append(Generation(text, len(row.prompt), row.generated, reason))
+    return results
+
+
+def generate_naive(
+    model: Any, tokenizer: Any, prompts: Sequence[str], **settings: Any
+) -> list[Generation]:
+    """The reference: the same decoding, one prompt at a time (same seeds, same prefix keys)."""
+    seed = settings.pop("seed", 0)
+    keys = settings.pop("prefix_keys", None) or [None] * len(prompts)
+    settings.pop("batch_size", None)
+    seeds = [seed + i for i in range(len(prompts))] if isinstance(seed, int) else list(seed)
+    return [
+        generate(model, tokenizer, [prompt], seed=[row_seed], batch_size=1,
+                 prefix_keys=[key], **settings)[0]
+        for prompt, row_seed, key in zip(prompts, seeds, keys, strict=True)
+    ]
+
+
+def hf_generator(model: Any, tokenizer: Any, naive: bool = False) -> GenerateFn:
+    """`generate` bound to a model: the backend signature that solvers call."""
+    return partial(generate_naive if naive else generate, model, tokenizer)

@@ -1,0 +1,109 @@
+"""KV-cache plumbing over transformers' `DynamicCache`, for `generate`.
+
+The decoding loop needs a few things that transformers keeps inside its own `generate`: the
+per-layer key and value tensors (to merge two batches or keep a prefix), the name of the
+cache argument (`cache` in transformers 5, `past_key_values` before), and a store of earlier
+prompts' keys and values (`PrefixCache`). They live here, apart from the decoding logic.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Hashable, Sequence
+from typing import Any
+
+import torch
+
+KV = tuple[torch.Tensor, torch.Tensor]  # one layer's keys and values [batch, heads, tokens, dim]
+
+
+class PrefixCache:
+    """The KV cache of earlier prompts, one per key, reused when a new prompt extends one.
+
+    The Socratic turns re-read a growing sequence: with a key per problem, each turn computes
+    only the tokens that are new since that problem's previous prompt (as vLLM's automatic
+    prefix caching does). Keys are the caller's; `drop` frees a finished problem's entry.
+    """
+
+    def __init__(self) -> None:
+        self.entries: dict[Hashable, tuple[list[int], list[KV]]] = {}  # token ids, [heads, T, dim]
+        self.reused_tokens = 0
+        self.computed_tokens = 0
+
+    def lookup(self, key: Hashable, prompt: list[int]) -> tuple[int, list[KV]]:
+        """How many leading tokens of `prompt` the key's entry holds, and its keys and values."""
+        ids, kv = self.entries.get(key, ([], []))
+        shared = 0
+        for old, new in zip(ids, prompt[:-1], strict=False):  # the last token is always computed
+            if old != new:
+                break
+            shared += 1
+        return shared, kv
+
+    def drop(self, keys: Sequence[Hashable]) -> None:
+        for key in keys:
+            self.entries.pop(key, None)
+
+
+def new_cache(model: Any):
+    """An empty `DynamicCache` for `model`."""
+    from transformers import DynamicCache
+
+    try:
+        return DynamicCache(config=model.config)
+    except TypeError:  # transformers 4.x builds its layers lazily
+        return DynamicCache()
+
+
+def accepts(model: Any, *names: str) -> str | None:
+    """The first of `names` that the model's forward takes, looked up along its MRO."""
+    for cls in type(model).__mro__:
+        method = cls.__dict__.get("forward")
+        parameters = inspect.signature(method).parameters if method else {}
+        found = next((name for name in names if name in parameters), None)
+        if found:
+            return found
+    return None
+
+
+def forward_kwargs(model: Any) -> tuple[str, str | None]:
+    """The names of the cache and logits-to-keep arguments of `model`'s forward."""
+    # transformers 5 renamed `past_key_values` to `cache`; 4.50 renamed `num_logits_to_keep`.
+    return (
+        accepts(model, "cache", "past_key_values") or "past_key_values",
+        accepts(model, "logits_to_keep", "num_logits_to_keep"),
+    )
+
+
+def forward(model: Any, ids, mask, positions, cache, names: tuple[str, str | None]):
+    """One forward pass that extends `cache`; the float logits of each row's last position."""
+    cache_name, keep_name = names
+    out = model(
+        input_ids=ids,
+        attention_mask=mask,
+        position_ids=positions,
+        use_cache=True,
+        **{cache_name: cache},
+        **({keep_name: 1} if keep_name else {}),
+    )
+    return out.logits[:, -1, :].float()
+
+
+def layers(cache) -> list[KV] | None:
+    """Each layer's keys and values; None when the cache is not a plain full one."""
+    found = getattr(cache, "layers", None)
+    if found is None:  # transformers 4.x
+        return list(zip(cache.key_cache, cache.value_cache, strict=True))
+    if any(type(layer).__name__ != "DynamicLayer" for layer in found):
+        return None  # sliding windows and the like hold no full prefix
+    return [(layer.keys, layer.values) for layer in found]
+
+
+def set_layers(cache, tensors: list[KV]) -> None:
+    """Replace each layer's keys and values (after merging batches or cutting columns)."""
+    if getattr(cache, "layers", None) is None:  # transformers 4.x
+        cache.key_cache = [keys for keys, _ in tensors]
+        cache.value_cache = [values for _, values in tensors]
+        return
+    for layer, (keys, values) in zip(cache.layers, tensors, strict=True):
+        layer.keys, layer.values = keys, values

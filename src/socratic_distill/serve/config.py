@@ -1,0 +1,81 @@
+"""The settings of `serve`, validated in one place (the API key is not one of them: it is a secret)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from socratic_distill.errors import UserError
+
+
+class ServeConfig(BaseModel):
+    """How the server batches, queues, times out and limits its input."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    batching: bool = Field(
+        True, description="Join concurrent requests in one batch at step boundaries (continuous "
+        "batching); off: one request at a time (the benchmark's baseline)."
+    )
+    max_batch_rows: int = Field(
+        64, ge=1, description="Most rows (requests x samples, or completions) in the batch."
+    )
+    decode_batch_size: int | None = Field(
+        None, ge=1, description="Rows that one generate call decodes together in a chunk (each "
+        "chunk's prompts are padded to its longest, so on a CPU, where that padding costs "
+        "compute, small chunks of similar lengths are faster); default: 8 on a CPU, "
+        "`max_batch_rows` with a GPU."
+    )
+    queue_size: int = Field(
+        256, ge=0, description="Requests that may wait to join the batch; beyond it: 503."
+    )
+    retry_after: int = Field(1, ge=1, description="Seconds that a refused (503) client is told to wait.")
+    timeout: float = Field(
+        120.0, gt=0, description="Seconds a request may take, waiting included; then 504."
+    )
+    max_question_chars: int = Field(2000, ge=1, description="Longest question accepted (422 beyond).")
+    max_context_chars: int = Field(4000, ge=0, description="Longest `context` (facts) accepted.")
+    max_prompt_chars: int = Field(
+        32000, ge=1, description="Longest prompt (all messages) on the OpenAI-style endpoints."
+    )
+    max_steps: int = Field(16, ge=1, description="Most subquestions that a request may ask for.")
+    max_samples: int = Field(8, ge=1, description="Most samples (`samples`, `n`) per request.")
+    max_new_tokens: int | None = Field(
+        None, ge=1, description="Token budget per socratic line or single-model solution; default "
+        "by method, as `solve` does."
+    )
+    default_max_tokens: int = Field(
+        256, ge=1, description="OpenAI-style endpoints: `max_tokens` when a request gives none."
+    )
+    max_completion_tokens: int = Field(
+        1024, ge=1, description="OpenAI-style endpoints: the largest `max_tokens` accepted."
+    )
+    max_body_bytes: int = Field(262144, ge=1024, description="Largest request body (413 beyond).")
+    prefix_cache: bool = Field(
+        True, description="socratic: keep each dialogue's KV cache between turns, so that a "
+        "turn computes only the tokens new since the last (backends that support it)."
+    )
+    qg_include_solutions: bool = Field(
+        True, description="The decomposer sees earlier solutions (off for one trained with "
+        "`build --qg-without-solutions`)."
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> ServeConfig:
+        if self.max_samples > self.max_batch_rows:
+            raise ValueError(f"`max_samples` ({self.max_samples}) exceeds `max_batch_rows` "
+                             f"({self.max_batch_rows}): one request would not fit the batch")
+        if self.default_max_tokens > self.max_completion_tokens:
+            raise ValueError("`default_max_tokens` exceeds `max_completion_tokens`")
+        return self
+
+
+def make_serve_config(**fields) -> ServeConfig:
+    """A `ServeConfig`, with invalid settings reported as a `UserError` naming the field."""
+    try:
+        return ServeConfig(**fields)
+    except ValidationError as error:
+        first = error.errors()[0]
+        name = ".".join(str(part) for part in first["loc"])
+        where = f"`{name}`: " if name else ""
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise UserError(f"serve settings: {where}{message}") from None

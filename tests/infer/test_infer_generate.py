@@ -1,0 +1,181 @@
+"""The batched decoding engine: identical to one-at-a-time decoding, calculator, pruning."""
+
+from __future__ import annotations
+
+import re
+
+from infer_helpers import make_problems, make_steered
+
+import socratic_distill.infer.generate as generate_module
+from socratic_distill.infer.generate import (
+    PrefixCache,
+    calculator_result,
+    generate,
+    generate_naive,
+    truncate_at_stop,
+)
+
+
+def varied_prompts(n: int = 12) -> list[str]:
+    texts = [p.question for p in make_problems(n)]
+    return [text[: 4 + 11 * i] for i, text in enumerate(texts)]  # 1 to ~30 tokens
+
+
+def restricted(tok) -> list[int]:
+    """Token ids of arithmetic text: a random model limited to them writes `<<..=` often."""
+    pieces = ["<<", "=", ">>", "+", "*", "\n", " ", *"0123456789"]
+    return sorted({i for piece in pieces for i in tok.encode(piece)})
+
+
+def test_calculator_result():
+    assert calculator_result("Tom has <<12*3=") == "36>>"
+    assert calculator_result("<<48/2=") == "24>>"
+    assert calculator_result("<<1.5*3=") == "4.5>>"
+    assert calculator_result("<<2/0=") is None
+    assert calculator_result("<<2+3=5>> and 4=") is None
+    assert calculator_result("<<2+3= ") is None
+    assert calculator_result("2+3=") is None
+
+
+def test_truncate_at_stop():
+    assert truncate_at_stop("a b\nc", True, ()) == ("a b", "newline")
+    assert truncate_at_stop("a b\nc", False, ()) == ("a b\nc", None)
+    assert truncate_at_stop("x Q: [END] y", False, ("[END]",)) == ("x Q: ", "stop")
+    assert truncate_at_stop("x\n[END]", True, ("[END]",)) == ("x", "newline")
+
+
+def test_batched_equals_naive_greedy(model, tok):
+    prompts = varied_prompts()
+    settings = dict(max_new_tokens=24)
+    batched = generate(model, tok, prompts, batch_size=5, **settings)
+    naive = generate_naive(model, tok, prompts, **settings)
+    assert [g.text for g in batched] == [g.text for g in naive]
+    assert batched == naive  # token counts and finish reasons too
+    assert len({g.text for g in batched}) > len(prompts) // 2  # outputs really differ
+
+
+def test_naive_equals_hugging_face_generate(model, tok):
+    prompts = varied_prompts(4)
+    ours = generate_naive(model, tok, prompts, max_new_tokens=12)
+    for prompt, generation in zip(prompts, ours, strict=True):
+        encoded = tok(prompt, return_tensors="pt")
+        out = model.generate(**encoded, max_new_tokens=12, do_sample=False,
+                             pad_token_id=tok.eos_token_id)
+        ids = out[0, encoded.input_ids.shape[1]:].tolist()
+        ids = ids[: ids.index(tok.eos_token_id)] if tok.eos_token_id in ids else ids
+        assert tok.decode(ids, clean_up_tokenization_spaces=False) == generation.text
+
+
+def test_batched_equals_naive_with_calculator_and_stops(tok):
+    model = make_steered(tok, allowed=restricted(tok))
+    prompts = varied_prompts()
+    for settings in (
+        dict(max_new_tokens=40, calculator=True),
+        dict(max_new_tokens=40, calculator=True, stop_at_newline=True, stop_strings=(" *",)),
+    ):
+        batched = generate(model, tok, prompts, batch_size=4, **settings)
+        naive = generate_naive(model, tok, prompts, **settings)
+        assert batched == naive
+    computed = generate(model, tok, prompts, max_new_tokens=40, calculator=True)
+    # The calculator fired somewhere, and every `<<a=` it closed holds the true value.
+    closed = [m for g in computed for m in re.finditer(r"<<([^<>=]*)=([^<>=]*)>>", g.text)]
+    assert closed
+    for match in closed:
+        assert f"{match.group(2)}>>" == calculator_result(f"<<{match.group(1)}=")
+
+
+def test_calculator_forces_the_value(tok):
+    prompt = "Tom has"
+    start = len(tok.encode(prompt))
+    script_ids = tok.encode("<<2+3=") + tok.encode("9>>") + tok.encode(" ok\n")
+    model = make_steered(tok, script={start + k: t for k, t in enumerate(script_ids)})
+    plain = generate(model, tok, [prompt], max_new_tokens=30, stop_at_newline=True)[0]
+    assert plain.text == "<<2+3=9>> ok"
+    forced = generate(model, tok, [prompt], max_new_tokens=30, stop_at_newline=True,
+                      calculator=True)[0]
+    assert forced.text == "<<2+3=5>> ok"
+    assert forced.finish_reason == "newline"
+    assert forced.completion_tokens == len(script_ids)
+
+
+def test_finished_rows_leave_the_batch(tok):
+    newline = tok.encode("\n")[0]
+    no_newline = [t for t in restricted(tok) if t != newline]
+    model = make_steered(tok, allowed=no_newline, script={20: newline})  # all end at position 20
+    prompts = varied_prompts(4)  # 3 to 16 tokens: they finish at different steps
+    model.batch_sizes.clear()
+    results = generate(model, tok, prompts, max_new_tokens=40, stop_at_newline=True)
+    sizes = model.batch_sizes
+    assert sizes[0] == 4 and sizes[-1] == 1
+    assert sizes == sorted(sizes, reverse=True) and len(set(sizes)) == 4
+    assert all(g.finish_reason == "newline" for g in results)
+    lengths = [len(tok.encode(p)) for p in prompts]
+    assert [g.completion_tokens for g in results] == [21 - n for n in lengths]
+    assert len(sizes) == max(21 - n for n in lengths)  # a prefill, then one step per token
+
+
+def test_waiting_rows_join_a_running_batch(tok, monkeypatch):
+    monkeypatch.setitem(generate_module.REFILL_AT, "cpu", 0.25)  # as on a GPU
+    newline = tok.encode("\n")[0]
+    no_newline = [t for t in restricted(tok) if t != newline]
+    model = make_steered(tok, allowed=no_newline, script={22: newline, 40: newline})
+    prompts = varied_prompts(10)  # up to ~40 tokens: rows end at position 22 or 40
+    model.batch_sizes.clear()
+    batched = generate(model, tok, prompts, max_new_tokens=30, stop_at_newline=True,
+                       calculator=True, batch_size=4)
+    sizes = model.batch_sizes
+    grew = any(later > earlier for earlier, later in zip(sizes, sizes[1:], strict=False))
+    assert max(sizes) == 4 and grew  # waiting rows joined the running batch
+    model.batch_sizes.clear()
+    assert batched == generate_naive(model, tok, prompts, max_new_tokens=30,
+                                     stop_at_newline=True, calculator=True)
+
+
+def test_end_token_and_budget(tok):
+    model = make_steered(tok, script={6: tok.eos_token_id})
+    prompts = ["Tom has 3", "Tom has 3 apples and buys 4 more, happily, happily"]
+    ended, budget = generate(model, tok, prompts, max_new_tokens=8)
+    assert ended.finish_reason == "eos" and tok.eos_token not in ended.text
+    assert ended.completion_tokens == 7 - len(tok.encode(prompts[0]))
+    assert budget.finish_reason == "length" and budget.completion_tokens == 8
+    assert budget.prompt_tokens == len(tok.encode(prompts[1]))
+
+
+def test_sampling_is_seeded_and_independent_of_batching(model, tok):
+    prompts = varied_prompts(6)
+    settings = dict(max_new_tokens=16, temperature=1.0, top_p=0.9, seed=7)
+    first = generate(model, tok, prompts, batch_size=4, **settings)
+    assert first == generate(model, tok, prompts, batch_size=4, **settings)
+    assert first == generate_naive(model, tok, prompts, **settings)
+    other = generate(model, tok, prompts, batch_size=4, **{**settings, "seed": 8})
+    assert first != other
+
+
+def test_prompt_beyond_the_context_window(model, tok):
+    too_long, near, fine = generate(model, tok, ["apples " * 600, "apples " * 254, "Tom has"],
+                                    max_new_tokens=50)
+    assert too_long.error and "context window (512" in too_long.error
+    assert too_long.finish_reason == "error" and too_long.text == ""
+    assert near.error is None and near.completion_tokens <= 512 - near.prompt_tokens
+    assert fine.error is None and fine.completion_tokens > 0
+
+
+def test_prefix_cache_reuses_and_changes_nothing(model, tok):
+    prompts = varied_prompts(8)
+    cache = PrefixCache()
+    keys = list(range(len(prompts)))
+    first = generate(model, tok, prompts, max_new_tokens=6, batch_size=3, prefix_cache=cache,
+                     prefix_keys=keys)
+    assert cache.reused_tokens == 0 and len(cache.entries) == len(prompts)
+    # Extend half of the prompts with their completion; the rest change or are new keys.
+    longer = [p + g.text + " and more" if i % 2 == 0 else p[::-1]
+              for i, (p, g) in enumerate(zip(prompts, first, strict=True))]
+    reused = generate(model, tok, longer, max_new_tokens=10, batch_size=3, prefix_cache=cache,
+                      prefix_keys=keys)
+    assert reused == generate(model, tok, longer, max_new_tokens=10, batch_size=3)
+    assert reused == generate_naive(model, tok, longer, max_new_tokens=10, prefix_cache=cache,
+                                    prefix_keys=keys)
+    # The extended prompts reused their whole first prompt and completion (but its last token).
+    assert cache.reused_tokens >= sum(len(tok.encode(p)) for p in prompts[::2])
+    cache.drop(keys[:2])
+    assert len(cache.entries) == len(prompts) - 2
