@@ -134,6 +134,9 @@ def plot_accuracy_by_steps(rows: list[dict[str, Any]], path: Path) -> Path | Non
         line, = ax.plot(depths, accuracy, marker="o", label=label)
         ax.fill_between(depths, [100 * v for v in lows], [100 * v for v in highs], alpha=0.12,
                         color=line.get_color())
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("reasoning steps in the gold solution")
     ax.set_ylabel("accuracy (%)")
     ax.set_ylim(0, 100)
