@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
-from socratic_distill.errors import UserError
+from socratic_distill.errors import UserError, validated
 
 app = typer.Typer(
     name="socratic-distill",
@@ -214,18 +214,6 @@ def build(
         typer.echo(f"{task:<8} {count:>7} examples -> {out / (task + '.jsonl')}")
 
 
-def _settings(model: type, fields: dict[str, Any], where: str):
-    """Build a stage config from flags; invalid values become a one-line error naming the field."""
-    from pydantic import ValidationError
-
-    try:
-        return model(**{k: v for k, v in fields.items() if v is not None})
-    except ValidationError as error:
-        first = error.errors()[0]
-        name = ".".join(str(part) for part in first["loc"])
-        raise UserError(f"{where}: `{name}`: {first['msg']}") from None
-
-
 @app.command()
 def train(
     task: Annotated[str, typer.Option(help="answer, cot, unified, qg or qa.")],
@@ -256,7 +244,7 @@ def train(
         "batch_size": batch_size, "grad_accum": grad_accum, "lora": lora or None,
         "validation_fraction": validation_fraction, "seed": seed, "report_to": report_to,
     }.items() if v is not None})
-    settings = _settings(TrainConfig, fields, str(config or "train"))
+    settings = validated(TrainConfig, fields, str(config or "train"))
     path = train_student(task, data, model, out, settings, resume=resume)
     typer.echo(f"student `{task}` written to {path}")
 

@@ -13,7 +13,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from socratic_distill.errors import UserError
+from socratic_distill.errors import UserError, describe_validation
 
 RunMethod = Literal["answer", "cot", "unified", "socratic", "socratic-gold"]
 
@@ -114,14 +114,7 @@ def _validate(model: type[BaseModel], settings: dict[str, Any], where: str) -> N
     try:
         model(**settings)
     except ValidationError as error:
-        raise ValueError(_first_error(error, where)) from None
-
-
-def _first_error(error: ValidationError, prefix: str = "") -> str:
-    first = error.errors()[0]
-    path = ".".join(str(part) for part in (prefix, *first["loc"]) if part != "")
-    message = first["msg"].removeprefix("Value error, ")
-    return f"`{path}`: {message}" if path else message
+        raise ValueError(describe_validation(error, where)) from None
 
 
 def load_config(path: str | Path) -> ExperimentConfig:
@@ -144,4 +137,4 @@ def parse_config(raw: dict[str, Any], source: str = "config") -> ExperimentConfi
     try:
         return ExperimentConfig(**raw)
     except ValidationError as error:
-        raise UserError(f"{source}: {_first_error(error)}") from None
+        raise UserError(f"{source}: {describe_validation(error)}") from None

@@ -18,16 +18,9 @@ from typing import IO, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from socratic_distill.errors import UserError
+from socratic_distill.errors import UserError, describe_validation
 
 T = TypeVar("T", bound=BaseModel)
-
-
-def _describe(error: ValidationError) -> str:
-    first = error.errors()[0]
-    field = ".".join(str(part) for part in first["loc"]) or "record"
-    more = f" (+{error.error_count() - 1} more)" if error.error_count() > 1 else ""
-    return f"field `{field}`: {first['msg']}{more}"
 
 
 def iter_jsonl(path: str | Path, model: type[T] | None = None) -> Iterator[T | dict[str, Any]]:
@@ -52,7 +45,7 @@ def iter_jsonl(path: str | Path, model: type[T] | None = None) -> Iterator[T | d
             try:
                 yield model.model_validate(record)
             except ValidationError as error:
-                raise UserError(f"{path}:{number}: {_describe(error)}") from None
+                raise UserError(f"{path}:{number}: field {describe_validation(error)}") from None
 
 
 def read_jsonl(path: str | Path, model: type[T] | None = None) -> list[T | dict[str, Any]]:

@@ -21,9 +21,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from socratic_distill.errors import UserError
+from socratic_distill.errors import UserError, validated
 from socratic_distill.eval.answers import extract_answer, majority_vote
 from socratic_distill.formats import (
     ANSWER_MARK,
@@ -103,14 +103,7 @@ class SolveConfig(BaseModel):
 
 def make_config(**fields) -> SolveConfig:
     """A `SolveConfig`, with invalid settings reported as a `UserError` naming the field."""
-    try:
-        return SolveConfig(**fields)
-    except ValidationError as error:
-        first = error.errors()[0]
-        name = ".".join(str(part) for part in first["loc"])
-        where = f"`{name}`: " if name else ""
-        message = first["msg"].removeprefix("Value error, ")
-        raise UserError(f"solve settings: {where}{message}") from None
+    return validated(SolveConfig, fields, "solve settings")
 
 
 @dataclass

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from socratic_distill.errors import UserError
+from socratic_distill.errors import validated
 
 
 class ServeConfig(BaseModel):
@@ -71,11 +71,5 @@ class ServeConfig(BaseModel):
 
 def make_serve_config(**fields) -> ServeConfig:
     """A `ServeConfig`, with invalid settings reported as a `UserError` naming the field."""
-    try:
-        return ServeConfig(**fields)
-    except ValidationError as error:
-        first = error.errors()[0]
-        name = ".".join(str(part) for part in first["loc"])
-        where = f"`{name}`: " if name else ""
-        message = str(first["msg"]).removeprefix("Value error, ")
-        raise UserError(f"serve settings: {where}{message}") from None
+    return validated(ServeConfig, fields, "serve settings")
+

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from socratic_distill.errors import UserError
+from socratic_distill.errors import validated
 from socratic_distill.schemas import Style
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -90,11 +90,5 @@ class AnnotateConfig(BaseModel):
 
 def make_config(**options: object) -> AnnotateConfig:
     """`AnnotateConfig(**options)`, with a validation failure as a UserError naming the field."""
-    try:
-        return AnnotateConfig(**options)
-    except ValidationError as error:
-        first = error.errors()[0]
-        name = ".".join(str(part) for part in first["loc"])
-        where = f"`{name}`: " if name else ""
-        message = str(first["msg"]).removeprefix("Value error, ")
-        raise UserError(f"annotate: {where}{message}") from None
+    return validated(AnnotateConfig, options, "annotate")
+
