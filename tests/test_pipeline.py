@@ -70,3 +70,40 @@ def test_missing_dataset_file_is_named(tmp_path):
     config = mini(tmp_path, dataset={"name": f"jsonl:{tmp_path}/nope.jsonl"})
     with pytest.raises(UserError, match="nope.jsonl"):
         run_experiment(config)
+
+
+@pytest.mark.slow
+def test_a_run_killed_in_training_finishes_without_redoing_done_stages(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import yaml
+
+    raw = {**MINI, "run_dir": str(tmp_path / "run"), "methods": ["answer"],
+           "train": {**MINI["train"], "max_steps": 60, "save_steps": 5}}
+    config_path = tmp_path / "exp.yaml"
+    config_path.write_text(yaml.safe_dump(raw))
+    command = [sys.executable, "-m", "socratic_distill", "run", str(config_path)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    checkpoints = tmp_path / "run" / "train-answer" / "checkpoints"
+    deadline = time.time() + 120
+    while not list(checkpoints.glob("checkpoint-*/trainer_state.json")) and time.time() < deadline:
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGKILL)  # kill -9, mid-training
+    process.wait()
+    run_dir = tmp_path / "run"
+    assert not (run_dir / "train-answer" / RECORD).exists()  # not marked complete
+    before = stage_times(run_dir)
+    assert {"data", "annotate-socratic", "build"} <= set(before)
+
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    after = stage_times(run_dir)
+    assert all(after[name] == before[name] for name in before)  # done stages untouched
+    record = json.loads((run_dir / "train-answer" / RECORD).read_text())
+    assert record["summary"]["metrics"]["resumed_from"].startswith("checkpoint-")
+    assert (run_dir / "evaluate-answer-test" / "metrics.json").is_file()
