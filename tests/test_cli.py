@@ -93,3 +93,26 @@ def test_real_dataset_from_the_shared_folder(shared_data):
     result = cli("data", "show", "gsm8k:test", "--limit", 1, "--data-dir", shared_data)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["answer"] == "18"
+
+
+def test_annotate_problems_without_gold_answers(tmp_path):
+    problems = tmp_path / "mine.jsonl"
+    problems.write_text("".join(
+        json.dumps({"id": f"q{i}", "question": f"Ann has {i} pens and buys 2 more. How many?"}) + "\n"
+        for i in range(3)
+    ))
+    replay = tmp_path / "replay.jsonl"
+    replay.write_text("".join(
+        json.dumps({"id": f"q{i}", "sample": 0, "completion":
+                    f"Q: How many pens does Ann have?\nA: {i}+2 = <<{i}+2={i + 2}>>{i + 2}\n"
+                    f"The answer is {i + 2}."}) + "\n"
+        for i in range(3)
+    ))
+    out = tmp_path / "annotations.jsonl"
+    result = cli("annotate", "--dataset", f"jsonl:{problems}", "-o", "unlabelled=true",
+                 "-o", "answer_type=number", "--teacher", f"replay:{replay}", "--out", out)
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(records) == 3 and all(r.get("correct") is None for r in records)
+    assert {r["final_answer"] for r in records} == {"2", "3", "4"}
+    assert "no gold answer" in result.stdout + result.stderr

@@ -40,6 +40,9 @@ class UserFileOptions(BaseModel):
         None, description="Column with a list of {subquestion, solution, answer}."
     )
     cot_field: str | None = Field(None, description="Column with a step-by-step solution.")
+    unlabelled: bool = Field(
+        False, description="The problems have no gold answers (e.g. to annotate): answers stay empty."
+    )
 
 
 # The names a `data export` file uses, looked up when no option names another column.
@@ -151,9 +154,12 @@ def row_to_problem(
     answer_type = settings.answer_type or row.get("answer_type") or None
     if answer_type not in (None, "number", "yesno", "text"):
         raise UserError(f"{where}: field `answer_type` must be number, yesno or text")
-    answer, answer_type = normalize_answer(
-        _required(row, settings.answer_field, where), answer_type
-    )
+    if settings.unlabelled:
+        answer, answer_type = "", answer_type or "text"
+    else:
+        answer, answer_type = normalize_answer(
+            _required(row, settings.answer_field, where), answer_type
+        )
     row_id = row.get(settings.id_field)
     extras = {key: value for key, value in row.items() if key not in fields}
     meta = row.get("meta")
