@@ -3,17 +3,7 @@
 from __future__ import annotations
 
 import pytest
-import torch
 from infer_helpers import make_model, make_problems, make_tokenizer
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run fastest on one thread; more oversubscribe a shared machine's cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")

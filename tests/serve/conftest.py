@@ -2,28 +2,12 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
+from serve_helpers import BUDGET, LiveServer, make_student, make_tokenizer
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-from serve_helpers import BUDGET, LiveServer, make_student, make_tokenizer  # noqa: E402
-
-from socratic_distill.infer.generate import hf_generator  # noqa: E402
-from socratic_distill.serve.app import create_app  # noqa: E402
-from socratic_distill.serve.config import ServeConfig  # noqa: E402
-
-
-@pytest.fixture(scope="session", autouse=True)
-def one_thread():
-    """Tiny models decode fastest on one thread, and far faster than on two busy cores."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+from socratic_distill.infer.generate import hf_generator
+from socratic_distill.serve.app import create_app
+from socratic_distill.serve.config import ServeConfig
 
 
 @pytest.fixture(scope="session")
