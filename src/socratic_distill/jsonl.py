@@ -23,12 +23,12 @@ from socratic_distill.errors import UserError, describe_validation
 T = TypeVar("T", bound=BaseModel)
 
 
-def iter_jsonl(path: str | Path, model: type[T] | None = None) -> Iterator[T | dict[str, Any]]:
-    """Yield one record per non-blank line, validated against `model` when given."""
+def iter_numbered(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield (line number, JSON object) for each non-blank line; a bad line names FILE:LINE."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: no such file")
-    with path.open(encoding="utf-8") as handle:
+    with path.open(encoding="utf-8-sig") as handle:  # -sig: tolerate a byte-order mark
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
@@ -39,13 +39,19 @@ def iter_jsonl(path: str | Path, model: type[T] | None = None) -> Iterator[T | d
             if not isinstance(record, dict):
                 kind = type(record).__name__
                 raise UserError(f"{path}:{number}: expected a JSON object, got {kind}")
-            if model is None:
-                yield record
-                continue
-            try:
-                yield model.model_validate(record)
-            except ValidationError as error:
-                raise UserError(f"{path}:{number}: field {describe_validation(error)}") from None
+            yield number, record
+
+
+def iter_jsonl(path: str | Path, model: type[T] | None = None) -> Iterator[T | dict[str, Any]]:
+    """Yield one record per non-blank line, validated against `model` when given."""
+    for number, record in iter_numbered(path):
+        if model is None:
+            yield record
+            continue
+        try:
+            yield model.model_validate(record)
+        except ValidationError as error:
+            raise UserError(f"{path}:{number}: field {describe_validation(error)}") from None
 
 
 def read_jsonl(path: str | Path, model: type[T] | None = None) -> list[T | dict[str, Any]]:

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from socratic_distill.data.registry import DATA_DIR_ENV, register_dataset, require_file
-from socratic_distill.data.userfile import iter_numbered_jsonl
 from socratic_distill.errors import UserError
 from socratic_distill.eval.answers import solution_result
+from socratic_distill.jsonl import iter_numbered
 from socratic_distill.schemas import Problem, Step
 
 HUB_ID = "openai/gsm8k"
@@ -54,7 +54,7 @@ def _local_rows(data_dir: Path, split: str, version: str, limit: int | None) -> 
     name = f"{split}.jsonl" if version == "main" else f"{split}_socratic.jsonl"
     path = require_file(data_dir / "gsm8k" / name, "gsm8k")
     rows: list[Row] = []
-    for number, row in iter_numbered_jsonl(path):
+    for number, row in iter_numbered(path):
         if limit is not None and len(rows) >= limit:
             break
         rows.append((f"{path}:{number}", row))

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from socratic_distill.data.registry import register_dataset
 from socratic_distill.errors import UserError
 from socratic_distill.eval.answers import AnswerType, normalize_answer
+from socratic_distill.jsonl import iter_numbered
 from socratic_distill.schemas import Problem, Step
 
 Record = dict[str, Any]
@@ -65,21 +66,6 @@ def _parse_options(name: str, options: dict) -> UserFileOptions:
         raise UserError(f"{name}: dataset option `{option}`: {first['msg']}") from None
 
 
-def iter_numbered_jsonl(path: Path) -> Iterator[tuple[int, Record]]:
-    """Yield (line number, object) for each non-blank line; a bad line names FILE:LINE."""
-    with path.open(encoding="utf-8-sig") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise UserError(f"{path}:{number}: invalid JSON ({error.msg})") from None
-            if not isinstance(record, dict):
-                raise UserError(f"{path}:{number}: expected a JSON object")
-            yield number, record
-
-
 def iter_numbered_csv(path: Path) -> Iterator[tuple[int, Record]]:
     """Yield (line number where the row starts, row) for each row after the header."""
     with path.open(encoding="utf-8-sig", newline="") as handle:
@@ -111,7 +97,7 @@ def load_jsonl(
     split: str, *, data_dir: Path | None, limit: int | None, options: dict
 ) -> list[Problem]:
     """Load `split` (a file path) as JSONL; `data_dir` is not used."""
-    return _load("jsonl", split, iter_numbered_jsonl, limit, options)
+    return _load("jsonl", split, iter_numbered, limit, options)
 
 
 @register_dataset(
