@@ -113,17 +113,35 @@ def _html_table(table: list[list[str]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def plot_accuracy_by_steps(rows: list[dict[str, Any]], path: Path) -> Path | None:
+def _axes():
+    """A fresh figure for one plot, drawn off-screen."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt.subplots(figsize=(7, 4.2))
+
+
+def _save(fig, ax, path: Path, title: str) -> Path:
+    import matplotlib.pyplot as plt
+
+    ax.set_ylabel("accuracy (%)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_accuracy_by_steps(rows: list[dict[str, Any]], path: Path) -> Path | None:
     series = [(row, by_steps(row)) for row in rows]
     series = [(row, counts) for row, counts in series if counts]
     if not series:
         return None
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    fig, ax = _axes()
     for row, counts in series:
         depths = list(counts)
         accuracy = [100 * c / t for c, t in counts.values()]
@@ -138,24 +156,12 @@ def plot_accuracy_by_steps(rows: list[dict[str, Any]], path: Path) -> Path | Non
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("reasoning steps in the gold solution")
-    ax.set_ylabel("accuracy (%)")
     ax.set_ylim(0, 100)
-    ax.set_title("Accuracy by number of reasoning steps (95% CI shaded)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, ax, path, "Accuracy by number of reasoning steps (95% CI shaded)")
 
 
 def plot_accuracy_vs_size(rows: list[dict[str, Any]], path: Path) -> Path | None:
     """Only when some method/split ran with students of several sizes."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     groups: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
     for row in rows:
         params = row.get("student", {}).get("parameters")
@@ -164,19 +170,12 @@ def plot_accuracy_vs_size(rows: list[dict[str, Any]], path: Path) -> Path | None
     groups = {key: sorted(points) for key, points in groups.items() if len({p for p, _ in points}) > 1}
     if not groups:
         return None
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    fig, ax = _axes()
     for (method, split), points in groups.items():
         ax.plot([p for p, _ in points], [a for _, a in points], marker="o", label=f"{method} · {split}")
     ax.set_xscale("log")
     ax.set_xlabel("student parameters")
-    ax.set_ylabel("accuracy (%)")
-    ax.set_title("Accuracy against student size")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, ax, path, "Accuracy against student size")
 
 
 def write_report(run_dirs: list[Path], out_dir: Path) -> dict[str, Path]:
