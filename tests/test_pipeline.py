@@ -6,7 +6,7 @@ import pytest
 
 from socratic_distill.config import parse_config
 from socratic_distill.errors import UserError
-from socratic_distill.pipeline import plan_stages, run_experiment
+from socratic_distill.pipeline import plan_stages, results_table, run_experiment
 from socratic_distill.stages import RECORD
 
 MINI = {
@@ -39,6 +39,8 @@ def test_miniature_run_end_to_end_then_rerun_skips_everything(tmp_path):
     metrics = json.loads((run_dir / "evaluate-socratic-test" / "metrics.json").read_text())
     assert metrics["total"] == 6 and metrics["method"] == "socratic"
     assert (run_dir / "report" / "report.html").is_file()
+    table = {(method, split): n for method, split, _, _, _, n in results_table(records)}
+    assert table == {("answer", "test"): 6, ("socratic", "test"): 6}
     annotate = records["annotate-socratic"]["summary"]
     assert annotate  # the teacher's summary is kept with the stage
 

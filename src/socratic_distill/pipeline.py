@@ -170,8 +170,8 @@ def evaluate_stage(config: ExperimentConfig, method: str, split: str) -> Stage:
         }
         with atomic_writer(directory / "metrics.json") as handle:
             json.dump(record, handle, indent=1)
-        return {"accuracy": result.accuracy, "ci": [result.ci_low, result.ci_high],
-                "total": result.total}
+        return {"method": method, "split": split, "accuracy": result.accuracy,
+                "ci": [result.ci_low, result.ci_high], "total": result.total}
 
     return Stage(f"evaluate-{method}-{split}", {"mode": "flexible"}, action, needs=[solve_name])
 
@@ -218,17 +218,9 @@ def results_table(records: dict[str, dict[str, Any]]) -> list[tuple[str, str, fl
     """(method, split, accuracy, ci_low, ci_high, n) for every evaluation that ran."""
     rows = []
     for name, record in records.items():
-        if name.startswith("evaluate-") and record.get("summary"):
-            method_split = name.removeprefix("evaluate-")
-            summary = record["summary"]
+        summary = record.get("summary") or {}
+        if name.startswith("evaluate-") and "method" in summary:
             low, high = summary["ci"]
-            method, split = _split_name(method_split)
-            rows.append((method, split, summary["accuracy"], low, high, summary["total"]))
+            rows.append((summary["method"], summary["split"], summary["accuracy"], low, high,
+                         summary["total"]))
     return rows
-
-
-def _split_name(method_split: str) -> tuple[str, str]:
-    for method in sorted(METHOD_TASKS, key=len, reverse=True):
-        if method_split.startswith(method + "-"):
-            return method, method_split.removeprefix(method + "-")
-    return method_split, ""
