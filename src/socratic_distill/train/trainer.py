@@ -165,12 +165,14 @@ def _with_lora(model: Any, config: TrainConfig) -> Any:
 
 
 def _make_trainer(model, tokenizer, args, train_features, val_features, config, callbacks):
-    from transformers import EarlyStoppingCallback, Trainer
+    from transformers import EarlyStoppingCallback
+
+    from socratic_distill.train.completion_loss import CompletionLossTrainer
 
     extra = list(callbacks or [])
     if val_features and config.early_stopping_patience:
         extra.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))
-    return Trainer(
+    return CompletionLossTrainer(
         model=model,
         args=args,
         train_dataset=train_features,
