@@ -52,7 +52,7 @@ def test_head_sees_only_trained_positions_then_everything_again(tiny_batch, tmp_
     args = TrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to=[])
     trainer = CompletionLossTrainer(model=model, args=args)
     rows = []
-    model.get_output_embeddings().register_forward_hook(lambda module, inputs, output: rows.append(output.shape))
+    model.get_output_embeddings().register_forward_hook(lambda _module, _inputs, out: rows.append(out.shape))
 
     trainer.compute_loss(model, dict(batch))
     model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
