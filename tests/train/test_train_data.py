@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 from train_helpers import arithmetic_examples
 
@@ -134,3 +136,21 @@ def test_read_training_set_errors(tmp_path):
     write_jsonl(tmp_path / "answer.jsonl", arithmetic_examples("cot", 2))
     with pytest.raises(UserError, match="task `cot`, not `answer`"):
         read_training_set(tmp_path / "answer.jsonl", "answer")
+
+
+def test_length_grouped_sampler_keeps_padding_low_on_a_small_set():
+    import torch
+    from transformers.trainer_pt_utils import get_length_grouped_indices
+
+    from socratic_distill.train.data import LengthGroupedSampler, padding_fraction
+
+    lengths = [random.Random(i).randint(40, 500) for i in range(70)]
+    torch.manual_seed(0)
+    first, second = list(LengthGroupedSampler(lengths, 8)), list(LengthGroupedSampler(lengths, 8))
+
+    assert sorted(first) == list(range(70))  # every example exactly once
+    assert first != second  # a new order each epoch
+    ours = [first[i : i + 8] for i in range(0, 70, 8)]
+    stock = get_length_grouped_indices(lengths, 8, generator=torch.Generator().manual_seed(0))
+    theirs = [stock[i : i + 8] for i in range(0, 70, 8)]
+    assert padding_fraction(lengths, ours) < 0.5 * padding_fraction(lengths, theirs)

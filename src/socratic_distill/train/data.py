@@ -5,11 +5,11 @@ example's `loss_spans`; every other token gets label -100, so prompts are read b
 learned. An end-of-sequence token is appended and trained on when the last span reaches the
 end of the text, so the student learns to stop there.
 
-Padding strategy: length-grouped batches with dynamic padding (the Trainer's
-`train_sampling_strategy="group_by_length"` plus `PadCollator`), not packing. On CPU with SDPA,
+Padding strategy: length-grouped batches with dynamic padding (`LengthGroupedSampler` plus
+`PadCollator`), not packing. On CPU with SDPA,
 packing several examples into one row costs attention over the whole packed row and needs a
 block-diagonal mask (the padding-free kernels that avoid this are GPU-only flash-attention),
-and it mixes examples across accumulation steps. Sorting by length within mega-batches of 50
+and it mixes examples across accumulation steps. Sorting by length within windows of 50
 batches leaves little padding (measured on 3,000 GSM8K `unified` examples: 1.5% of the computed
 tokens at batch size 8, 2.0% at 16, against 37% and 42% for random batches), keeps every
 example in its own row with exact loss masks, and needs no model support.
@@ -164,3 +164,38 @@ def padding_fraction(lengths: Sequence[int], batches: Sequence[Sequence[int]]) -
     real = sum(lengths[i] for batch in batches for i in batch)
     computed = sum(max(lengths[i] for i in batch) * len(batch) for batch in batches if batch)
     return 1 - real / computed if computed else 0.0
+
+
+class LengthGroupedSampler:
+    """Example order for batches of similar lengths, in random order, on any size of data set.
+
+    Shuffles the examples, sorts each window of `window` batches by length, cuts the whole
+    stream into batches and shuffles those (a short last batch stays last, so that every other
+    batch is full). transformers' own sampler narrows its window on small sets, down to 2
+    batches below 128 examples at batch size 8: 23% padding on 70 GSM8K examples, against 7%
+    here. Uses torch's global generator, which the Trainer seeds alike in every process.
+    """
+
+    def __init__(self, lengths: Sequence[int], batch_size: int, window: int = 50):
+        self.lengths, self.batch_size, self.window = list(lengths), batch_size, window
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def __iter__(self):
+        import torch
+
+        order = torch.randperm(len(self.lengths)).tolist()
+        span = self.window * self.batch_size
+        stream = [
+            index
+            for start in range(0, len(order), span)
+            for index in sorted(order[start : start + span], key=self.lengths.__getitem__, reverse=True)
+        ]
+        batches = [
+            stream[start : start + self.batch_size] for start in range(0, len(stream), self.batch_size)
+        ]
+        short = batches.pop() if batches and len(batches[-1]) < self.batch_size else []
+        for number in torch.randperm(len(batches)).tolist():
+            yield from batches[number]
+        yield from short

@@ -167,12 +167,12 @@ def _with_lora(model: Any, config: TrainConfig) -> Any:
 def _make_trainer(model, tokenizer, args, train_features, val_features, config, callbacks):
     from transformers import EarlyStoppingCallback
 
-    from socratic_distill.train.completion_loss import CompletionLossTrainer
+    from socratic_distill.train.student_trainer import StudentTrainer
 
     extra = list(callbacks or [])
     if val_features and config.early_stopping_patience:
         extra.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))
-    return CompletionLossTrainer(
+    return StudentTrainer(
         model=model,
         args=args,
         train_dataset=train_features,

@@ -8,8 +8,8 @@ from train_helpers import arithmetic_examples
 from transformers import TrainingArguments
 
 from socratic_distill.train import load_student
-from socratic_distill.train.completion_loss import CompletionLossTrainer, trained_positions
 from socratic_distill.train.data import PadCollator, tokenize_examples
+from socratic_distill.train.student_trainer import StudentTrainer, is_right_padded, trained_positions
 
 
 @pytest.fixture
@@ -36,7 +36,7 @@ def test_loss_and_gradients_match_the_stock_loss(tiny_batch, tmp_path):
     model.zero_grad()
 
     args = TrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to=[])
-    trainer = CompletionLossTrainer(model=model, args=args)
+    trainer = StudentTrainer(model=model, args=args)
     loss = trainer.compute_loss(model, dict(batch))
     loss.backward()
 
@@ -50,7 +50,7 @@ def test_loss_and_gradients_match_the_stock_loss(tiny_batch, tmp_path):
 def test_head_sees_only_trained_positions_then_everything_again(tiny_batch, tmp_path):
     model, batch = tiny_batch
     args = TrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to=[])
-    trainer = CompletionLossTrainer(model=model, args=args)
+    trainer = StudentTrainer(model=model, args=args)
     rows = []
     model.get_output_embeddings().register_forward_hook(lambda _module, _inputs, out: rows.append(out.shape))
 
@@ -61,3 +61,11 @@ def test_head_sees_only_trained_positions_then_everything_again(tiny_batch, tmp_
     assert 0 < trained < batch["input_ids"].numel()
     assert rows[0][0] == trained  # one row per trained position
     assert rows[1][:2] == batch["input_ids"].shape  # outside compute_loss the head sees all
+
+
+def test_only_right_padded_masks_are_dropped():
+    right = torch.tensor([[1, 1, 1], [1, 1, 0]])
+    left = torch.tensor([[1, 1, 1], [0, 1, 1]])
+    assert is_right_padded(right)
+    assert not is_right_padded(left)  # a left-padded batch keeps its mask
+    assert not is_right_padded(None)
