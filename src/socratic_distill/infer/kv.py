@@ -13,6 +13,7 @@ from collections.abc import Hashable, Sequence
 from typing import Any
 
 import torch
+from transformers.cache_utils import DynamicLayer
 
 KV = tuple[torch.Tensor, torch.Tensor]  # one layer's keys and values [batch, heads, tokens, dim]
 
@@ -46,13 +47,56 @@ class PrefixCache:
 
 
 def new_cache(model: Any):
-    """An empty `DynamicCache` for `model`."""
+    """An empty `DynamicCache` for `model`, its full-attention layers appending in place."""
     from transformers import DynamicCache
 
     try:
-        return DynamicCache(config=model.config)
+        cache = DynamicCache(config=model.config)
     except TypeError:  # transformers 4.x builds its layers lazily
         return DynamicCache()
+    cache.layers = [RoomyLayer() if type(layer) is DynamicLayer else layer for layer in cache.layers]
+    return cache
+
+
+class RoomyLayer(DynamicLayer):
+    """A `DynamicLayer` that appends new keys and values in place, into spare room.
+
+    `DynamicLayer` concatenates at every step, copying the whole cache of every row to add one
+    token. Here keys and values are views into buffers with room to spare, and a step writes
+    its tokens after the used part. When the decoding loop replaces `keys`/`values` (rows
+    leave, columns are cut, batches merge), the identity check notices and the next step moves
+    them into fresh buffers, once.
+    """
+
+    def update(self, key_states, value_states, *args, **kwargs):
+        if not self.is_initialized:
+            self.lazy_initialization(key_states, value_states)
+        used = self.get_seq_length()
+        end = used + key_states.shape[-2]
+        if not self._appends_in_place(end):
+            self._move_to_new_room(key_states, end)
+        self._room[0][..., used:end, :] = key_states
+        self._room[1][..., used:end, :] = value_states
+        self.keys, self.values = self._room[0][..., :end, :], self._room[1][..., :end, :]
+        self._views = (self.keys, self.values)
+        return self.keys, self.values
+
+    def _appends_in_place(self, end: int) -> bool:
+        views = getattr(self, "_views", None)
+        return (
+            views is not None
+            and views[0] is self.keys
+            and views[1] is self.values
+            and end <= self._room[0].shape[-2]
+        )
+
+    def _move_to_new_room(self, like: torch.Tensor, end: int) -> None:
+        used = self.get_seq_length()
+        shape = (like.shape[0], like.shape[1], end + max(64, end // 2), like.shape[-1])
+        self._room = (like.new_empty(shape), like.new_empty(shape))
+        if used:
+            self._room[0][..., :used, :] = self.keys
+            self._room[1][..., :used, :] = self.values
 
 
 def accepts(model: Any, *names: str) -> str | None:
@@ -94,7 +138,7 @@ def layers(cache) -> list[KV] | None:
     found = getattr(cache, "layers", None)
     if found is None:  # transformers 4.x
         return list(zip(cache.key_cache, cache.value_cache, strict=True))
-    if any(type(layer).__name__ != "DynamicLayer" for layer in found):
+    if any(type(layer) not in (DynamicLayer, RoomyLayer) for layer in found):
         return None  # sliding windows and the like hold no full prefix
     return [(layer.keys, layer.values) for layer in found]
 

@@ -1,0 +1,32 @@
+"""RoomyLayer: appending in place gives exactly the keys and values that concatenation gives."""
+
+from __future__ import annotations
+
+import torch
+
+from socratic_distill.infer import kv
+
+
+def test_roomy_layer_matches_concatenation_across_replacements():
+    torch.manual_seed(0)
+    roomy, plain = kv.RoomyLayer(), kv.DynamicLayer()
+    rows = 4
+    for number, length in enumerate((5, 1, 1, 70, 1)):
+        if number == 3:  # the decoding loop drops a row and cuts a column, as `_Batch.keep` does
+            rows = 3
+            for layer in (roomy, plain):
+                layer.batch_select_indices(torch.tensor([0, 2, 3]))
+                layer.keys, layer.values = layer.keys[..., 1:, :], layer.values[..., 1:, :]
+        new = torch.randn(rows, 2, length, 8)
+        got, expected = roomy.update(new, -new), plain.update(new, -new)
+        assert torch.equal(got[0], expected[0]) and torch.equal(got[1], expected[1])
+
+
+def test_roomy_layer_appends_without_moving_the_cache():
+    layer = kv.RoomyLayer()
+    layer.update(torch.randn(2, 2, 10, 4), torch.randn(2, 2, 10, 4))
+    storage = layer.keys.untyped_storage().data_ptr()
+    for _ in range(20):
+        layer.update(torch.randn(2, 2, 1, 4), torch.randn(2, 2, 1, 4))
+    assert layer.keys.shape[-2] == 30
+    assert layer.keys.untyped_storage().data_ptr() == storage  # no copy while there is room
