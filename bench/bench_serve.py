@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import random
 import statistics
 import threading
 import time
@@ -25,51 +24,12 @@ from pathlib import Path
 
 import httpx
 import torch
+from bench_models import unified_student
 
 from socratic_distill.data.registry import load_problems
-from socratic_distill.formats import build_examples
 from socratic_distill.infer.generate import hf_generator
 from socratic_distill.serve.app import create_app
 from socratic_distill.serve.config import ServeConfig
-from socratic_distill.train.models import train_scratch_tokenizer
-
-
-def train_model(steps: int, cache: Path | None):
-    """A briefly trained 2-layer, 128-wide GPT-2 and its tokenizer (cached in `cache`)."""
-    from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel
-
-    if cache is not None and (cache / "config.json").is_file():
-        return GPT2LMHeadModel.from_pretrained(cache).eval(), AutoTokenizer.from_pretrained(cache)
-    texts = [example.text for problem in load_problems("synthetic:train", limit=2000)
-             for example in build_examples(problem, "unified")]
-    tokenizer = train_scratch_tokenizer(texts, 1024)
-    torch.manual_seed(0)
-    model = GPT2LMHeadModel(GPT2Config(
-        vocab_size=len(tokenizer), n_positions=512, n_embd=128, n_layer=2, n_head=2,
-        eos_token_id=tokenizer.eos_token_id, bos_token_id=tokenizer.eos_token_id))
-    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.0)
-    encoded = [tokenizer(text)["input_ids"][:383] + [tokenizer.eos_token_id] for text in texts]
-    rng = random.Random(0)
-    model.train()
-    for step in range(steps):
-        batch = rng.sample(encoded, 16)
-        width = max(map(len, batch))
-        ids = torch.tensor([row + [tokenizer.eos_token_id] * (width - len(row)) for row in batch])
-        labels = torch.tensor([row + [-100] * (width - len(row)) for row in batch])
-        for group in optimizer.param_groups:
-            group["lr"] = 3e-3 * min(1.0, (step + 1) / 30) * (1 - step / steps)
-        loss = model(input_ids=ids, labels=labels).loss
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        optimizer.zero_grad()
-        if step % 50 == 0 or step == steps - 1:
-            print(f"  train step {step:>4}: loss {loss.item():.3f}", flush=True)
-    model.eval()
-    if cache is not None:
-        model.save_pretrained(cache)
-        tokenizer.save_pretrained(cache)
-    return model, tokenizer
 
 
 class Server:
@@ -163,7 +123,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     print(f"training the scratch model ({args.train_steps} steps)...", flush=True)
-    model, tokenizer = train_model(args.train_steps, args.cache)
+    model, tokenizer = unified_student(
+        args.cache, layers=2, width=128, steps=args.train_steps, problems=2000, learning_rate=3e-3
+    )
     fn = hf_generator(model, tokenizer)
     problems = load_problems("synthetic:test", limit=args.requests)
     bodies = [{"question": problems[i % len(problems)].question, "max_steps": 6}

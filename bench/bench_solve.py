@@ -3,10 +3,10 @@
     .venv/bin/python bench/bench_solve.py [--problems 64] [--train-steps 300] [--runs 3]
         [--threads 1] [--layers 4 --width 256] [--cache DIR]
 
-A scratch GPT-2 (4 layers, width 256) is trained briefly on synthetic unified Socratic texts,
-so that it writes well-formed `Q:`/`A:` lines and ends with `Q: [END]`. The same model serves
-as decomposer, solver and unified student (the three tasks share one text), so greedy Socratic
-solving and greedy unified generation write the same steps and their costs compare directly.
+A scratch GPT-2 (4 layers, width 256) is trained briefly on synthetic unified Socratic texts
+(`bench_models.py`). The same model serves as decomposer, solver and unified student, so greedy
+Socratic solving and greedy unified generation write the same steps and their costs compare
+directly.
 
 1. Socratic solving batched (batch 32) vs naive (`generate_naive`), each with and without the
    prefix cache: the same greedy output, asserted.
@@ -23,60 +23,17 @@ where a forward costs about the same for 1 or 32 rows, gains far more.
 from __future__ import annotations
 
 import argparse
-import random
 import statistics
 import time
 from pathlib import Path
 
 import torch
+from bench_models import unified_student
 
 from socratic_distill.data.registry import load_problems
-from socratic_distill.formats import build_examples
+from socratic_distill.infer import kv
 from socratic_distill.infer.generate import hf_generator
 from socratic_distill.infer.solvers import make_config, solve
-from socratic_distill.train.models import train_scratch_tokenizer
-
-
-def train_model(steps: int, layers: int, width: int, cache: Path | None):
-    """A briefly trained scratch GPT-2 and its tokenizer (cached in `cache`)."""
-    from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel
-
-    if cache is not None and (cache / "config.json").is_file():  # trained earlier
-        return GPT2LMHeadModel.from_pretrained(cache).eval(), AutoTokenizer.from_pretrained(cache)
-    texts = [
-        example.text
-        for problem in load_problems("synthetic:train", limit=3000)
-        for example in build_examples(problem, "unified")
-    ]
-    tokenizer = train_scratch_tokenizer(texts, 1024)
-    torch.manual_seed(0)
-    config = GPT2Config(vocab_size=len(tokenizer), n_positions=512, n_embd=width, n_layer=layers,
-                        n_head=max(1, width // 64), eos_token_id=tokenizer.eos_token_id,
-                        bos_token_id=tokenizer.eos_token_id)
-    model = GPT2LMHeadModel(config)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.0)
-    encoded = [tokenizer(text)["input_ids"][:511] + [tokenizer.eos_token_id] for text in texts]
-    rng = random.Random(0)
-    model.train()
-    for step in range(steps):
-        batch = rng.sample(encoded, 16)
-        width = max(map(len, batch))
-        ids = torch.tensor([row + [tokenizer.eos_token_id] * (width - len(row)) for row in batch])
-        labels = torch.tensor([row + [-100] * (width - len(row)) for row in batch])
-        for group in optimizer.param_groups:
-            group["lr"] = 2e-3 * min(1.0, (step + 1) / 30) * (1 - step / steps)
-        loss = model(input_ids=ids, labels=labels).loss
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        optimizer.zero_grad()
-        if step % 50 == 0 or step == steps - 1:
-            print(f"  train step {step:>4}: loss {loss.item():.3f}", flush=True)
-    model.eval()
-    if cache is not None:
-        model.save_pretrained(cache)
-        tokenizer.save_pretrained(cache)
-    return model, tokenizer
 
 
 def measure(variants, problems, runs: int, clock):
@@ -95,12 +52,10 @@ def measure(variants, problems, runs: int, clock):
 
 def forward_cost(model, rows: int, context: int = 200, steps: int = 20) -> float:
     """Milliseconds per decoding step of `rows` rows against a `context`-token KV cache."""
-    from transformers import DynamicCache
-
     ids = torch.zeros((rows, context), dtype=torch.long)
     mask = torch.ones((rows, context + steps), dtype=torch.long)
     with torch.inference_mode():
-        cache = DynamicCache(config=model.config)
+        cache = kv.new_cache(model)  # the decoding loop's own cache
         model(input_ids=ids, attention_mask=mask[:, :context], cache=cache, use_cache=True)
         start = time.process_time()
         for step in range(steps):
@@ -126,7 +81,10 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     print(f"training the scratch model ({args.train_steps} steps)...", flush=True)
-    model, tokenizer = train_model(args.train_steps, args.layers, args.width, args.cache)
+    model, tokenizer = unified_student(
+        args.cache, layers=args.layers, width=args.width, steps=args.train_steps, problems=3000,
+        learning_rate=2e-3,
+    )
     problems = load_problems("synthetic:test", limit=args.problems)
     n = len(problems)
     batched, naive = hf_generator(model, tokenizer), hf_generator(model, tokenizer, naive=True)
