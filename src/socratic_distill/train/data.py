@@ -171,9 +171,9 @@ class LengthGroupedSampler:
 
     Shuffles the examples, sorts each window of `window` batches by length, cuts the whole
     stream into batches and shuffles those (a short last batch stays last, so that every other
-    batch is full). transformers' own sampler narrows its window on small sets, down to 2
-    batches below 128 examples at batch size 8: 23% padding on 70 GSM8K examples, against 7%
-    here. Uses torch's global generator, which the Trainer seeds alike in every process.
+    batch is full). transformers' own sampler narrows its window on small sets (a
+    quarter of the batches, at most 50): on 80 GSM8K `unified` examples (SmolLM2 tokens, batch
+    8) it left 24% padding, against 7% here (medians of 20 shuffles). Uses torch's global generator, which the Trainer seeds alike in every process.
     """
 
     def __init__(self, lengths: Sequence[int], batch_size: int, window: int = 50):
