@@ -16,7 +16,8 @@ def test_roomy_layer_matches_concatenation_across_replacements():
             rows = 3
             for layer in (roomy, plain):
                 layer.batch_select_indices(torch.tensor([0, 2, 3]))
-                layer.keys, layer.values = layer.keys[..., 1:, :], layer.values[..., 1:, :]
+            roomy.drop_leading(1)
+            plain.keys, plain.values = plain.keys[..., 1:, :], plain.values[..., 1:, :]
         new = torch.randn(rows, 2, length, 8)
         got, expected = roomy.update(new, -new), plain.update(new, -new)
         assert torch.equal(got[0], expected[0]) and torch.equal(got[1], expected[1])
@@ -30,3 +31,15 @@ def test_roomy_layer_appends_without_moving_the_cache():
         layer.update(torch.randn(2, 2, 1, 4), torch.randn(2, 2, 1, 4))
     assert layer.keys.shape[-2] == 30
     assert layer.keys.untyped_storage().data_ptr() == storage  # no copy while there is room
+
+
+def test_cutting_leading_columns_copies_nothing():
+    layer = kv.RoomyLayer()
+    layer.update(torch.randn(2, 2, 10, 4), torch.randn(2, 2, 10, 4))
+    storage = layer.keys.untyped_storage().data_ptr()
+    kept = layer.keys[..., 3:, :].clone()
+    layer.drop_leading(3)
+    step = torch.randn(2, 2, 1, 4)
+    keys, _ = layer.update(step, step)
+    assert torch.equal(keys, torch.cat([kept, step], dim=-2))
+    assert layer.keys.untyped_storage().data_ptr() == storage

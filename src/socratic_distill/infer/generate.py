@@ -286,7 +286,7 @@ class _Batch:
         layers = kv.layers(self.cache) if self.rows else None
         start = int(self.mask.any(dim=0).int().argmax()) if layers is not None else 0
         if start > 0:
-            kv.set_layers(self.cache, [(k[..., start:, :], v[..., start:, :]) for k, v in layers])
+            kv.drop_leading_columns(self.cache, start)
             self.mask = self.mask[:, start:]
 
     def extend(self, other: _Batch) -> None:

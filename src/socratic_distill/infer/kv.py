@@ -77,9 +77,29 @@ class RoomyLayer(DynamicLayer):
             self._move_to_new_room(key_states, end)
         self._room[0][..., used:end, :] = key_states
         self._room[1][..., used:end, :] = value_states
+        self._view_room(end)
+        return self.keys, self.values
+
+    def batch_select_indices(self, indices: torch.Tensor) -> None:
+        """Keep the rows `indices`, spare room included: one copy, not two."""
+        used = self.get_seq_length()
+        if not (used and self._appends_in_place(used)):
+            return super().batch_select_indices(indices)
+        self._room = (self._room[0][indices], self._room[1][indices])
+        self._view_room(used)
+
+    def drop_leading(self, count: int) -> None:
+        """Forget the first `count` positions (padding no row needs any more), without copying."""
+        used = self.get_seq_length()
+        if not self._appends_in_place(used):
+            self.keys, self.values = self.keys[..., count:, :], self.values[..., count:, :]
+            return
+        self._room = (self._room[0][..., count:, :], self._room[1][..., count:, :])
+        self._view_room(used - count)
+
+    def _view_room(self, end: int) -> None:
         self.keys, self.values = self._room[0][..., :end, :], self._room[1][..., :end, :]
         self._views = (self.keys, self.values)
-        return self.keys, self.values
 
     def _appends_in_place(self, end: int) -> bool:
         views = getattr(self, "_views", None)
@@ -141,6 +161,15 @@ def layers(cache) -> list[KV] | None:
     if any(type(layer) not in (DynamicLayer, RoomyLayer) for layer in found):
         return None  # sliding windows and the like hold no full prefix
     return [(layer.keys, layer.values) for layer in found]
+
+
+def drop_leading_columns(cache, count: int) -> None:
+    """Cut the first `count` cache positions of every layer (views; no copy where possible)."""
+    for layer in getattr(cache, "layers", None) or []:
+        if isinstance(layer, RoomyLayer):
+            layer.drop_leading(count)
+        else:
+            layer.keys, layer.values = layer.keys[..., count:, :], layer.values[..., count:, :]
 
 
 def set_layers(cache, tensors: list[KV]) -> None:

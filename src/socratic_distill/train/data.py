@@ -173,7 +173,8 @@ class LengthGroupedSampler:
     stream into batches and shuffles those (a short last batch stays last, so that every other
     batch is full). transformers' own sampler narrows its window on small sets (a
     quarter of the batches, at most 50): on 80 GSM8K `unified` examples (SmolLM2 tokens, batch
-    8) it left 24% padding, against 7% here (medians of 20 shuffles). Uses torch's global generator, which the Trainer seeds alike in every process.
+    8) it left 24% padding, against 7% here (medians of 20 shuffles).
+    Uses torch's global generator, which the Trainer seeds alike in every process.
     """
 
     def __init__(self, lengths: Sequence[int], batch_size: int, window: int = 50):
