@@ -101,7 +101,8 @@ def run(fn, bodies: list[dict], clients: int, batching: bool, limit: float,
                  if line.startswith("socratic_distill_batch_rows_count"))
     total_rows = next(float(line.split()[-1]) for line in rows.splitlines()
                       if line.startswith("socratic_distill_batch_rows_sum"))
-    return {"batching": batching, "answered": len(ok), "refused": statuses.count(503),
+    other = len(statuses) - len(ok) - statuses.count(503)  # errors such as 422, and lost requests
+    return {"batching": batching, "answered": len(ok), "refused": statuses.count(503), "other": other,
             "wall": wall, "rate": len(ok) / wall, "p50": statistics.median(ok),
             "p99": percentile(ok, 99), "answers": answers, "rows": total_rows / max(calls, 1)}
 
@@ -142,11 +143,11 @@ def main() -> None:
     off, on = results
     assert all(r["answers"] == off["answers"] for r in runs[False] + runs[True]), \
         "batching changed some answers"
-    print("\n| batching | clients | answered | 503 | throughput (req/s) | p50 latency (s) "
-          "| p99 latency (s) | rows per call | speed-up |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("\n| batching | clients | answered | 503 | other | throughput (req/s) | p50 latency (s) "
+          "| p99 latency (s) | rows per call | speed-up |\n|---|" + "---:|" * 9)
     for result in results:
         print(f"| {'on' if result['batching'] else 'off'} | {args.clients} | {result['answered']}"
-              f" | {result['refused']} | {result['rate']:.2f} | {result['p50']:.2f} | "
+              f" | {result['refused']} | {result['other']} | {result['rate']:.2f} | {result['p50']:.2f} | "
               f"{result['p99']:.2f} | {result['rows']:.1f} | {result['rate'] / off['rate']:.2f}x |")
     print(f"\nthroughput with batching: {on['rate'] / off['rate']:.2f}x (target >= 4x); answers "
           f"identical on and off; {args.requests} synthetic:test problems, greedy, max 6 steps, "
