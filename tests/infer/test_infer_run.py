@@ -159,3 +159,17 @@ def test_accuracy_counts_matching_answers(problems, tmp_path):
     out = tmp_path / "preds.jsonl"
     config = make_config(method="answer")
     assert solve_to_file(problems, out, {"model": oracle}, config, progress=True) == 0.5
+
+
+def test_progress_keeps_the_rate_once_finished(capsys):
+    import re
+    import time
+
+    from socratic_distill.infer.run import _progress
+
+    with _progress(3, True) as bar:
+        task = bar.add_task("solve", total=3)
+        for _ in range(3):
+            time.sleep(0.02)
+            bar.advance(task, 1)
+    assert re.search(r"3/3 \d+\.\d\d problems/s", capsys.readouterr().err)

@@ -208,7 +208,8 @@ def _progress(total: int, enabled: bool):
 
     class Rate(ProgressColumn):
         def render(self, task) -> Text:
-            return Text(f"{task.speed:.2f} problems/s" if task.speed else "-- problems/s")
+            speed = task.finished_speed or task.speed  # rich keeps the final rate apart
+            return Text(f"{speed:.2f} problems/s" if speed else "-- problems/s")
 
     return Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), Rate(),
