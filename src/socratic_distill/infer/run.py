@@ -208,7 +208,9 @@ def _progress(total: int, enabled: bool):
 
     class Rate(ProgressColumn):
         def render(self, task) -> Text:
-            speed = task.finished_speed or task.speed  # rich keeps the final rate apart
+            # The average since the start: rich's own estimate needs two updates within 30 s,
+            # and a batch of a big model can take longer than that.
+            speed = task.completed / task.elapsed if task.completed and task.elapsed else None
             return Text(f"{speed:.2f} problems/s" if speed else "-- problems/s")
 
     return Progress(
