@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import threading
 import time
 from pathlib import Path
 
@@ -29,33 +28,8 @@ from bench_models import unified_student
 from socratic_distill.data.registry import load_problems
 from socratic_distill.infer.generate import hf_generator
 from socratic_distill.serve.app import create_app
+from socratic_distill.serve.background import BackgroundServer
 from socratic_distill.serve.config import ServeConfig
-
-
-class Server:
-    """uvicorn on 127.0.0.1, a free port, in a daemon thread."""
-
-    def __init__(self, app):
-        import uvicorn
-
-        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
-                                timeout_graceful_shutdown=2)
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> str:
-        self.thread.start()
-        for _ in range(1000):
-            if self.server.started:
-                break
-            time.sleep(0.01)
-        else:
-            raise RuntimeError("the server did not start")
-        return f"http://127.0.0.1:{self.server.servers[0].sockets[0].getsockname()[1]}"
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
 
 
 async def load(url: str, bodies: list[dict], clients: int, limit: float):
@@ -90,7 +64,8 @@ def run(fn, bodies: list[dict], clients: int, batching: bool, limit: float,
     config = ServeConfig(batching=batching, max_batch_rows=64, queue_size=len(bodies),
                          timeout=limit, max_new_tokens=64, max_steps=6,
                          decode_batch_size=decode_batch)
-    with Server(create_app({"qg": fn, "qa": fn}, config)) as url:
+    with BackgroundServer(create_app({"qg": fn, "qa": fn}, config)) as server:
+        url = server.url
         httpx.post(f"{url}/v1/solve", json=bodies[0], timeout=limit)  # warm-up
         start = time.perf_counter()
         latencies, statuses, answers = asyncio.run(load(url, bodies, clients, limit))

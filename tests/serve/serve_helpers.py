@@ -23,6 +23,8 @@ from infer_helpers import (  # noqa: E402
     save_student,
 )
 
+from socratic_distill.serve.background import BackgroundServer  # noqa: E402
+
 __all__ = ["BUDGET", "Gate", "LiveServer", "Slow", "make_problems", "make_steered", "make_student",
            "make_tokenizer", "save_student", "word_tokens"]
 
@@ -84,44 +86,4 @@ class Gate(Slow):
         return super().__call__(prompts, **settings)
 
 
-class LiveServer:
-    """uvicorn serving `app` on a free loopback port, in a daemon thread of the test process."""
-
-    def __init__(self, app):
-        self.app = app
-        self.port: int | None = None
-        self._server = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> LiveServer:
-        import uvicorn
-
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=0, log_level="warning",
-                                timeout_graceful_shutdown=2)
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
-        self._thread.start()
-        for _ in range(1000):
-            if self._server.started:
-                break
-            time.sleep(0.01)
-        else:
-            raise RuntimeError("the test server did not start within 10 s")
-        self.port = self._server.servers[0].sockets[0].getsockname()[1]
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=15)
-
-    def __enter__(self) -> LiveServer:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
+LiveServer = BackgroundServer  # uvicorn on a free loopback port, in a daemon thread

@@ -52,7 +52,6 @@ class FakeOpenAI:
         self.last_request: dict | None = None
         self.port: int | None = None
         self._server = None
-        self._thread: threading.Thread | None = None
         self._closing = False
 
     @property
@@ -130,28 +129,18 @@ class FakeOpenAI:
 
     def start(self, port: int = 0) -> FakeOpenAI:
         """Serve on 127.0.0.1 in a daemon thread; return once it accepts connections."""
-        import uvicorn
+        from socratic_distill.serve.background import BackgroundServer
 
-        config = uvicorn.Config(self, host="127.0.0.1", port=port, log_level="critical",
-                                lifespan="off", timeout_graceful_shutdown=1)
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
-        self._thread.start()
-        for _ in range(500):
-            if self._server.started:
-                break
-            threading.Event().wait(0.01)
-        else:
-            raise RuntimeError("the fake OpenAI server did not start")
-        self.port = self._server.servers[0].sockets[0].getsockname()[1]
+        self._server = BackgroundServer(
+            self, port=port, log_level="critical", lifespan="off", timeout_graceful_shutdown=1
+        ).start(wait=5)
+        self.port = self._server.port
         return self
 
     def stop(self) -> None:
         self._closing = True
         if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+            self._server.stop(timeout=10)
 
 
 async def _send(send, status: int, body: bytes, extra: list | None = None) -> None:
