@@ -50,10 +50,7 @@ def new_cache(model: Any):
     """An empty `DynamicCache` for `model`, its full-attention layers appending in place."""
     from transformers import DynamicCache
 
-    try:
-        cache = DynamicCache(config=model.config)
-    except TypeError:  # transformers 4.x builds its layers lazily
-        return DynamicCache()
+    cache = DynamicCache(config=model.config)
     cache.layers = [RoomyLayer() if type(layer) is DynamicLayer else layer for layer in cache.layers]
     return cache
 
@@ -155,17 +152,14 @@ def forward(model: Any, ids, mask, positions, cache, names: tuple[str, str | Non
 
 def layers(cache) -> list[KV] | None:
     """Each layer's keys and values; None when the cache is not a plain full one."""
-    found = getattr(cache, "layers", None)
-    if found is None:  # transformers 4.x
-        return list(zip(cache.key_cache, cache.value_cache, strict=True))
-    if any(type(layer) not in (DynamicLayer, RoomyLayer) for layer in found):
+    if any(type(layer) not in (DynamicLayer, RoomyLayer) for layer in cache.layers):
         return None  # sliding windows and the like hold no full prefix
-    return [(layer.keys, layer.values) for layer in found]
+    return [(layer.keys, layer.values) for layer in cache.layers]
 
 
 def drop_leading_columns(cache, count: int) -> None:
     """Cut the first `count` cache positions of every layer (views; no copy where possible)."""
-    for layer in getattr(cache, "layers", None) or []:
+    for layer in cache.layers:
         if isinstance(layer, RoomyLayer):
             layer.drop_leading(count)
         else:
@@ -173,10 +167,6 @@ def drop_leading_columns(cache, count: int) -> None:
 
 
 def set_layers(cache, tensors: list[KV]) -> None:
-    """Replace each layer's keys and values (after merging batches or cutting columns)."""
-    if getattr(cache, "layers", None) is None:  # transformers 4.x
-        cache.key_cache = [keys for keys, _ in tensors]
-        cache.value_cache = [values for _, values in tensors]
-        return
+    """Replace each layer's keys and values (after merging batches)."""
     for layer, (keys, values) in zip(cache.layers, tensors, strict=True):
         layer.keys, layer.values = keys, values
