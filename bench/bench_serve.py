@@ -90,6 +90,8 @@ def main() -> None:
     parser.add_argument("--decode-batch", type=int, default=None,
                         help="rows per decoding chunk (ServeConfig.decode_batch_size)")
     parser.add_argument("--cache", type=Path, default=None, help="keep the trained model here")
+    parser.add_argument("--layers", type=int, default=2, help="scratch model layers")
+    parser.add_argument("--width", type=int, default=128, help="scratch model width")
     parser.add_argument("--limit", type=float, default=600, help="seconds per run, at most")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: steadiest on "
                         "a shared CPU, where busy cores stall multi-threaded kernels)")
@@ -100,7 +102,8 @@ def main() -> None:
 
     print(f"training the scratch model ({args.train_steps} steps)...", flush=True)
     model, tokenizer = unified_student(
-        args.cache, layers=2, width=128, steps=args.train_steps, problems=2000, learning_rate=3e-3
+        args.cache, layers=args.layers, width=args.width, steps=args.train_steps, problems=2000,
+        learning_rate=3e-3,
     )
     fn = hf_generator(model, tokenizer)
     problems = load_problems("synthetic:test", limit=args.requests)
@@ -126,7 +129,8 @@ def main() -> None:
               f"{result['p99']:.2f} | {result['rows']:.1f} | {result['rate'] / off['rate']:.2f}x |")
     print(f"\nthroughput with batching: {on['rate'] / off['rate']:.2f}x (target >= 4x); answers "
           f"identical on and off; {args.requests} synthetic:test problems, greedy, max 6 steps, "
-          f"{torch.get_num_threads()} torch threads, median of {args.runs} runs")
+          f"model {args.layers}x{args.width}, {torch.get_num_threads()} torch threads, median of "
+          f"{args.runs} runs")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from socratic_distill.infer.generate import (
     calculator_result,
     generate,
     generate_naive,
+    prefill_groups,
     truncate_at_stop,
 )
 
@@ -129,6 +130,49 @@ def test_waiting_rows_join_a_running_batch(tok, monkeypatch):
     model.batch_sizes.clear()
     assert batched == generate_naive(model, tok, prompts, max_new_tokens=30,
                                      stop_at_newline=True, calculator=True)
+
+
+def brute_force_cost(lengths: list[int], group_cost: int) -> int:
+    """The cheapest split into runs, trying every set of cut points."""
+    n, best = len(lengths), None
+    for mask in range(2 ** max(n - 1, 0)):
+        cuts = [0] + [i + 1 for i in range(n - 1) if mask >> i & 1] + [n]
+        cost = sum((end - start) * lengths[start] + group_cost
+                   for start, end in zip(cuts, cuts[1:], strict=False))
+        best = cost if best is None else min(best, cost)
+    return best
+
+
+def test_prefill_groups_are_the_cheapest_split():
+    import random
+
+    rng = random.Random(0)
+    for _ in range(200):
+        lengths = sorted((rng.randint(1, 80) for _ in range(rng.randint(1, 9))), reverse=True)
+        cost = rng.choice([0, 8, 32, 1000])
+        runs = prefill_groups(lengths, cost)
+        assert runs[0][0] == 0 and runs[-1][1] == len(lengths)
+        assert all(a[1] == b[0] for a, b in zip(runs, runs[1:], strict=False))
+        spent = sum((end - start) * lengths[start] + cost for start, end in runs)
+        assert spent == brute_force_cost(lengths, cost)
+    assert prefill_groups([90, 88, 5, 4], 32) == [(0, 2), (2, 4)]
+    assert prefill_groups([90, 88, 85, 80], 32) == [(0, 4)]
+
+
+def test_prompts_of_unlike_lengths_are_prefilled_apart(model, tok):
+    texts = [p.question for p in make_problems(8)]
+    # Four long prompts of one length and four short ones.
+    prompts = [f"{i}: {texts[0] * 3}" if i % 2 else texts[i][:12] for i in range(8)]
+    widths = []
+    hook = model.register_forward_pre_hook(
+        lambda _, args, kwargs: widths.append(tuple(kwargs["input_ids"].shape)), with_kwargs=True)
+    try:
+        batched = generate(model, tok, prompts, max_new_tokens=5, batch_size=8)
+    finally:
+        hook.remove()
+    assert widths[0][0] == 4 and widths[1][0] == 4 and widths[0][1] > 3 * widths[1][1]
+    assert widths[2] == (8, 1)  # then one batch decodes all eight rows
+    assert batched == generate_naive(model, tok, prompts, max_new_tokens=5)
 
 
 def test_end_token_and_budget(tok):

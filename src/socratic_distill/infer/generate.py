@@ -47,6 +47,10 @@ _CALC_WINDOW = 64  # tokens of tail decoded to find `<<EXPR=`; annotations are f
 # for 1 or 32 rows, so there a batch should stay full.
 REFILL_AT: dict[str, float | None] = {"cpu": None}
 DEFAULT_REFILL_AT = 0.25
+# A prompt batch is prefilled in groups of similar lengths when that saves padded positions:
+# a group costs its rows x its longest prompt, plus this many positions for the extra forward
+# and the cache merge (measured on CPU, where a padded position costs as much as a real one).
+GROUP_COST_POSITIONS = 32
 
 
 @dataclass
@@ -251,6 +255,25 @@ def _prefill(model: Any, decoder: _Decoder, rows: list[_Row], store: PrefixCache
     return logits, cache, mask, positions[:, -1]
 
 
+def prefill_groups(lengths: Sequence[int], group_cost: int) -> list[tuple[int, int]]:
+    """Split rows sorted longest first into runs `(start, end)` that cost the fewest positions.
+
+    A run costs `(end - start) * lengths[start]` (every row padded to its longest) plus
+    `group_cost`; the exact optimum by dynamic programming over the cut points.
+    """
+    best, cut = [0] + [None] * len(lengths), [0] * (len(lengths) + 1)
+    for end in range(1, len(lengths) + 1):
+        for start in range(end):
+            cost = best[start] + (end - start) * lengths[start] + group_cost
+            if best[end] is None or cost < best[end]:
+                best[end], cut[end] = cost, start
+    runs, end = [], len(lengths)
+    while end:
+        runs.append((cut[end], end))
+        end = cut[end]
+    return runs[::-1]
+
+
 def _remember(store: PrefixCache, rows: list[_Row], indices: list[int], cache, mask) -> None:
     """Save finished rows' keys and values (prompt and generated tokens) under their keys."""
     layers = kv.layers(cache)
@@ -322,10 +345,18 @@ def _decode(model: Any, decoder: _Decoder, pending: deque[_Row], settings: _Sett
     device, names = model.device, kv.forward_kwargs(model)
     refill_at = REFILL_AT.get(device.type, DEFAULT_REFILL_AT)
     room = None if refill_at is None else max(1, int(batch_size * refill_at))
+    # Only plain full caches can merge; others are prefilled in one group.
+    group_cost = GROUP_COST_POSITIONS if kv.layers(kv.new_cache(model)) is not None else None
 
     def admit(count: int) -> _Batch:
         rows = [pending.popleft() for _ in range(min(count, len(pending)))]
-        return _Batch(rows, *_prefill(model, decoder, rows, store, names))
+        lengths = [len(row.prompt) - row.reuse for row in rows]
+        runs = prefill_groups(lengths, group_cost) if group_cost is not None else [(0, len(rows))]
+        groups = [rows[start:end] for start, end in runs]
+        batch = _Batch(groups[0], *_prefill(model, decoder, groups[0], store, names))
+        for group in groups[1:]:
+            batch.extend(_Batch(group, *_prefill(model, decoder, group, store, names)))
+        return batch
 
     if not pending:
         return
