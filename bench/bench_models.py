@@ -16,7 +16,7 @@ from socratic_distill.data.registry import load_problems
 from socratic_distill.formats import build_examples
 from socratic_distill.jsonl import write_jsonl
 from socratic_distill.train import TrainConfig, load_trained, train_student
-from socratic_distill.train.models import train_scratch_tokenizer
+from socratic_distill.train.models import scratch_config, train_scratch_tokenizer
 from socratic_distill.train.outdir import STUDENT_FILE
 
 
@@ -32,7 +32,7 @@ def unified_student(
 
 
 def _train(out: Path, layers: int, width: int, steps: int, problems: int, learning_rate: float) -> None:
-    from transformers import GPT2Config, GPT2LMHeadModel
+    from transformers import GPT2LMHeadModel
 
     examples = [
         example
@@ -44,11 +44,8 @@ def _train(out: Path, layers: int, width: int, steps: int, problems: int, learni
         write_jsonl(tmp / "data" / "unified.jsonl", examples)
         tokenizer = train_scratch_tokenizer([example.text for example in examples], 1024)
         torch.manual_seed(0)
-        config = GPT2Config(
-            vocab_size=len(tokenizer), n_positions=512, n_embd=width, n_layer=layers,
-            n_head=max(1, width // 64), eos_token_id=tokenizer.eos_token_id,
-            bos_token_id=tokenizer.eos_token_id,
-        )  # fmt: skip
+        config = scratch_config(tokenizer, n_layer=layers, n_embd=width,
+                                n_head=max(1, width // 64), n_positions=512)
         GPT2LMHeadModel(config).save_pretrained(tmp / "init")
         tokenizer.save_pretrained(tmp / "init")
         settings = TrainConfig(

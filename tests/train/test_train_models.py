@@ -21,6 +21,17 @@ def test_scratch_tiny_is_a_small_gpt2_with_eos_and_pad():
     assert model.config.eos_token_id == tokenizer.eos_token_id
 
 
+def test_scratch_activation_is_gpt2s_tanh_gelu():
+    import torch
+    from transformers.activations import ACT2FN
+
+    model, _ = load_student("scratch:tiny", TEXTS)
+    x = torch.linspace(-6, 6, 1001)
+    fused = model.transformer.h[0].mlp.act(x)
+    assert torch.allclose(fused, ACT2FN["gelu_new"](x), atol=1e-6)  # GPT-2's own GELU
+    assert not torch.allclose(fused, torch.nn.functional.gelu(x), atol=1e-4)  # not the erf one
+
+
 def test_a_saved_model_directory_loads(tmp_path):
     model, tokenizer = load_student("scratch:tiny", TEXTS)
     model.save_pretrained(tmp_path)

@@ -183,8 +183,23 @@ def train_scratch_tokenizer(texts: list[str], vocab_size: int) -> Any:
     )
 
 
+def scratch_config(tokenizer: Any, *, n_layer: int, n_embd: int, n_head: int,
+                   n_positions: int = SCRATCH_POSITIONS):
+    """The GPT-2 configuration of a scratch model over `tokenizer`'s vocabulary."""
+    from transformers import GPT2Config
+
+    eos_id = tokenizer.eos_token_id
+    return GPT2Config(
+        vocab_size=len(tokenizer), n_positions=n_positions, n_layer=n_layer, n_embd=n_embd,
+        n_head=n_head, bos_token_id=eos_id, eos_token_id=eos_id, pad_token_id=eos_id,
+        # GPT-2's tanh GELU as one fused kernel: the same function as `gelu_new`, which
+        # takes four elementwise passes (scratch:small trains 15% faster with this one).
+        activation_function="gelu_pytorch_tanh",
+    )  # fmt: skip
+
+
 def _load_scratch(size: str, texts: list[str] | None) -> tuple[Any, Any]:
-    from transformers import GPT2Config, GPT2LMHeadModel
+    from transformers import GPT2LMHeadModel
 
     if size not in SCRATCH_SIZES:
         raise UserError(f"model `scratch:{size}`: unknown size (choose one of {', '.join(SCRATCH_SIZES)})")
@@ -192,16 +207,7 @@ def _load_scratch(size: str, texts: list[str] | None) -> tuple[Any, Any]:
         raise ValueError("scratch models need texts_for_tokenizer to train their tokenizer")
     shape = dict(SCRATCH_SIZES[size])
     tokenizer = train_scratch_tokenizer(texts, shape.pop("vocab_size"))
-    eos_id = tokenizer.eos_token_id
-    config = GPT2Config(
-        vocab_size=len(tokenizer),
-        n_positions=SCRATCH_POSITIONS,
-        bos_token_id=eos_id,
-        eos_token_id=eos_id,
-        pad_token_id=eos_id,
-        **shape,
-    )
-    model = GPT2LMHeadModel(config)
+    model = GPT2LMHeadModel(scratch_config(tokenizer, **shape))
     logger.info(
         "scratch:%s: %.2fM parameters, vocabulary %d", size, count_parameters(model) / 1e6, len(tokenizer)
     )
