@@ -9,15 +9,18 @@ Socratic solving and greedy unified generation write the same steps and their co
 directly.
 
 1. Socratic solving batched (batch 32) vs naive (`generate_naive`), each with and without the
-   prefix cache: the same greedy output, asserted.
+   prefix cache: the same greedy output, asserted. With `--threads` above 1 the naive baseline
+   also runs on one thread, and the faster of the two is the baseline: one row at a time
+   gains little from a second core, and may lose.
 2. Socratic (QG and QA in turns, each turn one batched call per model) vs unified generation of
    the steps in one pass, both batched: wall time, tokens, and how often the steps agree.
 
-Figures are problems per second of this process's CPU time (`--clock wall` for wall time),
-the median of `--runs` interleaved runs; a markdown table is printed. Torch runs on one thread
-by default: on a shared machine more threads oversubscribe the cores and wall timings mean
-little. A CPU also bounds what batching can gain (the last line measures the bound); a GPU,
-where a forward costs about the same for 1 or 32 rows, gains far more.
+Figures are problems per second of this process's CPU time (`--clock wall` for wall time,
+which several threads need), the median of `--runs` interleaved runs; a markdown table is
+printed. Torch runs on one thread by default: on a shared machine more threads oversubscribe
+the cores and wall timings mean little. A CPU also bounds what batching can gain (the last
+line measures the bound); a GPU, where a forward costs about the same for 1 or 32 rows, gains
+far more.
 """
 
 from __future__ import annotations
@@ -39,30 +42,33 @@ from socratic_distill.infer.solvers import make_config, solve
 def measure(variants, problems, runs: int, clock):
     """Each variant's median seconds and last predictions; runs interleave, so that a load
     from elsewhere on the machine falls on every variant alike."""
-    seconds: dict[str, list[float]] = {name: [] for name, *_ in variants}
+    seconds: dict[str, list[float]] = {variant[0]: [] for variant in variants}
     outputs = {}
+    threads = torch.get_num_threads()
     for run in range(runs):
-        for name, roles, config, _ in variants:
+        for name, roles, config, _, variant_threads in variants:
             print(f"  run {run + 1}/{runs}: {name}", flush=True)
+            torch.set_num_threads(variant_threads or threads)
             start = clock()
             outputs[name] = solve(problems, roles, config)
             seconds[name].append(clock() - start)
+    torch.set_num_threads(threads)
     return {name: statistics.median(values) for name, values in seconds.items()}, outputs
 
 
-def forward_cost(model, rows: int, context: int = 200, steps: int = 20) -> float:
+def forward_cost(model, rows: int, clock, context: int = 200, steps: int = 20) -> float:
     """Milliseconds per decoding step of `rows` rows against a `context`-token KV cache."""
     ids = torch.zeros((rows, context), dtype=torch.long)
     mask = torch.ones((rows, context + steps), dtype=torch.long)
     with torch.inference_mode():
         cache = kv.new_cache(model)  # the decoding loop's own cache
         model(input_ids=ids, attention_mask=mask[:, :context], cache=cache, use_cache=True)
-        start = time.process_time()
+        start = clock()
         for step in range(steps):
             positions = torch.full((rows, 1), context + step)
             model(input_ids=ids[:, :1], attention_mask=mask[:, :context + step + 1],
                   position_ids=positions, cache=cache, use_cache=True, logits_to_keep=1)
-    return (time.process_time() - start) / steps * 1000
+    return (clock() - start) / steps * 1000
 
 
 def main() -> None:
@@ -92,41 +98,49 @@ def main() -> None:
     plain = config.model_copy(update={"prefix_cache": False})
     unified = make_config(method="unified", batch_size=32, max_new_tokens=6 * 2 * 64 + 8)
     both = {"naive": {"qg": naive, "qa": naive}, "batched": {"qg": batched, "qa": batched}}
-    variants = [  # name, students, config, note
-        ("socratic, naive, no prefix cache", both["naive"], plain, "the baseline"),
-        ("socratic, naive, prefix cache", both["naive"], config, "one problem at a time"),
-        ("socratic, batched, no prefix cache", both["batched"], plain, "re-reads every prompt"),
-        ("socratic, batched, prefix cache", both["batched"], config, "the default"),
-        ("unified, batched", {"model": batched}, unified, "one pass"),
+    variants = [  # name, students, config, note, threads (None: --threads)
+        ("socratic, naive, no prefix cache", both["naive"], plain, "the baseline", None),
+        ("socratic, naive, prefix cache", both["naive"], config, "one problem at a time", None),
+        ("socratic, batched, no prefix cache", both["batched"], plain, "re-reads every prompt",
+         None),
+        ("socratic, batched, prefix cache", both["batched"], config, "the default", None),
+        ("unified, batched", {"model": batched}, unified, "one pass", None),
     ]
+    if args.threads > 1:
+        variants.insert(1, ("socratic, naive, no prefix cache, 1 thread", both["naive"], plain,
+                            "the baseline on one core", 1))
     clock = time.process_time if args.clock == "cpu" else time.perf_counter
     seconds, outputs = measure(variants, problems, args.runs, clock)
-    names = [name for name, *_ in variants]
-    texts = [[p.prediction for p in outputs[name]] for name in names[:4]]
+    names = [variant[0] for variant in variants]
+    baseline, cached, plain_batched, default, one_pass = (
+        "socratic, naive, no prefix cache", "socratic, naive, prefix cache",
+        "socratic, batched, no prefix cache", "socratic, batched, prefix cache", "unified, batched")
+    texts = [[p.prediction for p in outputs[name]] for name in names if name.startswith("socratic")]
     assert all(t == texts[0] for t in texts), "greedy outputs differ"
     same = sum(
         [(s.subquestion, s.solution) for s in (u.steps or [])]
         == [(s.subquestion, s.solution) for s in (p.steps or [])]
-        for u, p in zip(outputs[names[4]], outputs[names[3]], strict=True)
+        for u, p in zip(outputs[one_pass], outputs[default], strict=True)
     )
-    rows = [(name, seconds[name], outputs[name], note) for name, _, _, note in variants]
+    rows = [(variant[0], seconds[variant[0]], outputs[variant[0]], variant[3])
+            for variant in variants]
     rows[-1] = (*rows[-1][:3], f"same steps as socratic for {same}/{n} problems")
 
-    base = seconds[variants[0][0]]
+    base = min(seconds[name] for name in names if name.startswith(baseline))
     print("\n| method | problems/s | vs baseline | generated tokens | prompt tokens | note |")
     print("|---|---:|---:|---:|---:|---|")
     for name, spent, out, note in rows:
         generated = sum(p.completion_tokens for p in out)
         read = sum(p.prompt_tokens for p in out)
         print(f"| {name} | {n / spent:.2f} | {base / spent:.2f}x | {generated} | {read} | {note} |")
-    print(f"\nall four socratic variants: identical greedy output ({n} problems)")
-    print(f"batched vs naive (prefix cache both): {seconds[names[1]] / seconds[names[3]]:.2f}x;"
-          f" without it: {seconds[names[0]] / seconds[names[2]]:.2f}x;"
-          f" batched+cache vs plain naive: {base / seconds[names[3]]:.2f}x (target >= 5x)")
-    one_pass = seconds[names[4]]
-    print(f"socratic vs unified time: {seconds[names[3]] / one_pass:.2f}x (target <= 1.5x);"
-          f" without the prefix cache {seconds[names[2]] / one_pass:.2f}x")
-    one, many = forward_cost(model, 1), forward_cost(model, 32)
+    print(f"\nall {len(texts)} socratic variants: identical greedy output ({n} problems)")
+    print(f"batched vs naive (prefix cache both): {seconds[cached] / seconds[default]:.2f}x;"
+          f" without it: {seconds[baseline] / seconds[plain_batched]:.2f}x;"
+          f" batched+cache vs the faster plain naive: {base / seconds[default]:.2f}x"
+          " (target >= 5x)")
+    print(f"socratic vs unified time: {seconds[default] / seconds[one_pass]:.2f}x (target <= 1.5x);"
+          f" without the prefix cache {seconds[plain_batched] / seconds[one_pass]:.2f}x")
+    one, many = forward_cost(model, 1, clock), forward_cost(model, 32, clock)
     print(f"one decoding step (200-token context): batch 1 {one:.2f} ms, batch 32 {many:.2f} ms"
           f" = {many / 32:.2f} ms per row, so batching bounds decoding gains at {32 * one / many:.1f}x"
           " on this machine")

@@ -10,7 +10,9 @@ problems (Socratic steps from the dataset), from identical initial weights, four
 - `trl-packed`: TRL's SFTTrainer, bf16, best-fit-decreasing packing (padding-free rows);
 - `ours`: `train_student` (bf16, length-grouped batches, LM head on trained positions only).
 Each way runs `--repeats` times, interleaved; the table shows medians of real (non-padding)
-tokens per second over the whole `trainer.train()`, the validation loss of one result on the
+tokens per second over the whole `trainer.train()` and in the steady state (from the end of
+the first optimizer step to the end of the last: start-up and first-step warm-up weigh heavily
+in a run this short, and not in a real one), the validation loss of one result on the
 same held-out examples (our masks), and the share of the bf16 matmul limit:
 model FLOPs per token (6 x matmul weights + 12 x layers x width x mean length) x tokens/s /
 the bf16 matmul FLOP/s measured in this run (2048 x 2048 products on all threads).
@@ -29,6 +31,7 @@ import time
 from pathlib import Path
 
 import torch
+from transformers import TrainerCallback
 
 from socratic_distill import formats
 from socratic_distill.data.registry import load_problems
@@ -91,11 +94,29 @@ def validation_loss(model_dir: Path, features: list[dict]) -> float:
     return total / count
 
 
+class StepClock(TrainerCallback):
+    """Notes the time and the tokens seen at the end of every optimizer step."""
+
+    def __init__(self) -> None:
+        self.marks: list[tuple[float, int]] = []
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.marks.append((time.perf_counter(), state.num_input_tokens_seen))
+
+    def steady_rate(self) -> float:
+        """Tokens per second from the end of the first step to the end of the last."""
+        (start, seen), (end, total) = self.marks[0], self.marks[-1]
+        return (total - seen) / (end - start)
+
+
 def timed(trainer) -> dict:
+    clock = StepClock()
+    trainer.add_callback(clock)
     started = time.time()
     trainer.train()
     seconds = time.time() - started
-    return {"tokens/s": trainer.state.num_input_tokens_seen / seconds, "seconds": seconds}
+    return {"tokens/s": trainer.state.num_input_tokens_seen / seconds, "seconds": seconds,
+            "steady tokens/s": clock.steady_rate()}
 
 
 def run_ours(data_dir: Path, init_dir: Path, out: Path, task: str, batch_size: int) -> dict:
@@ -103,9 +124,11 @@ def run_ours(data_dir: Path, init_dir: Path, out: Path, task: str, batch_size: i
         epochs=1, batch_size=batch_size, learning_rate=LEARNING_RATE, max_length=MAX_LENGTH,
         validation_fraction=0, logging_steps=10, bf16=True, trainer_args={"save_strategy": "no"},
     )  # fmt: skip
-    train_student(task, data_dir, str(init_dir), out, config)
+    clock = StepClock()
+    train_student(task, data_dir, str(init_dir), out, config, callbacks=[clock])
     metrics = json.loads((out / "student.json").read_text())["metrics"]
-    return {"tokens/s": metrics["tokens_per_second"], "seconds": metrics["seconds"]}
+    return {"tokens/s": metrics["tokens_per_second"], "seconds": metrics["seconds"],
+            "steady tokens/s": clock.steady_rate()}
 
 
 def run_plain(features: list[dict], init_dir: Path, out: Path, batch_size: int) -> dict:
@@ -187,21 +210,29 @@ def bench_model(spec: str, args, matmul_flops: float) -> None:
             for name in order:
                 result = ways[name](tmp / f"{name}-{repeat}")
                 runs[name].append(result)
-                print(f"  {name:<10} run {repeat + 1}: {result['tokens/s']:8.1f} tokens/s", flush=True)
+                print(f"  {name:<10} run {repeat + 1}: {result['tokens/s']:8.1f} tokens/s, steady "
+                      f"{result['steady tokens/s']:8.1f}", flush=True)
         report(runs, tmp, val_features, flops, matmul_flops, stats.trained_tokens)
 
 
 def report(runs, tmp: Path, val_features, flops: float, matmul_flops: float, trained_tokens: int) -> None:
-    rates = {name: statistics.median(r["tokens/s"] for r in results) for name, results in runs.items()}
+    def medians(key: str) -> dict[str, float]:
+        return {name: statistics.median(r[key] for r in results) for name, results in runs.items()}
+
+    rates, steady = medians("tokens/s"), medians("steady tokens/s")
     trl_best = max(rates["trl"], rates["trl-packed"])
-    print("| trainer | real tokens/s | seconds | vs plain | vs TRL best | % bf16 matmul limit | val loss |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    trl_steady = max(steady["trl"], steady["trl-packed"])
+    print("| trainer | real tokens/s | seconds | vs plain | vs TRL best | % bf16 matmul limit "
+          "| steady tokens/s | steady vs TRL best | steady % limit | val loss |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, rate in rates.items():
         loss = validation_loss(tmp / f"{name}-0", val_features)
         seconds = statistics.median(r["seconds"] for r in runs[name])
         print(
             f"| {name} | {rate:,.0f} | {seconds:.1f} | {rate / rates['plain']:.2f}x | {rate / trl_best:.2f}x "
-            f"| {100 * flops * rate / matmul_flops:.0f}% | {loss:.3f} (ppl {math.exp(loss):.1f}) |",
+            f"| {100 * flops * rate / matmul_flops:.0f}% | {steady[name]:,.0f} "
+            f"| {steady[name] / trl_steady:.2f}x | {100 * flops * steady[name] / matmul_flops:.0f}% "
+            f"| {loss:.3f} (ppl {math.exp(loss):.1f}) |",
             flush=True,
         )
     trl_trained = {r["trained_tokens"] for name in ("trl", "trl-packed") for r in runs[name]}
