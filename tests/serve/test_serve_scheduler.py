@@ -162,11 +162,9 @@ def test_cancel_and_deadline(students):
     assert len(qa.calls) < 16
 
 
-def test_rows_are_decoded_in_chunks_of_similar_length(tok):
-    """On a CPU each chunk's prompts are padded to its longest: the scheduler asks the backend
-    for chunks of 8 rows (generate sorts prompts by length), with a GPU the whole batch."""
-    import torch
-
+def test_the_whole_batch_is_decoded_together_unless_told(tok):
+    """The scheduler asks the backend to decode its whole batch in one chunk (generate
+    prefills prompts of unlike lengths apart), or in chunks of `decode_batch_size`."""
     real, seen = hf_generator(make_steered(tok, 1), tok), []
 
     def recording(prompts, **settings):
@@ -174,7 +172,7 @@ def test_rows_are_decoded_in_chunks_of_similar_length(tok):
         return real(prompts, **settings)
 
     scheduler = Scheduler({"qg": recording, "qa": recording}, ServeConfig())
-    assert scheduler.decode_batch_size == (64 if torch.cuda.is_available() else 8)
+    assert scheduler.decode_batch_size == ServeConfig().max_batch_rows
     job = solve_job(QUESTIONS[0], max_steps=1)
     scheduler.submit(job)
     run(scheduler, [job])

@@ -20,10 +20,9 @@ class ServeConfig(BaseModel):
         64, ge=1, description="Most rows (requests x samples, or completions) in the batch."
     )
     decode_batch_size: int | None = Field(
-        None, ge=1, description="Rows that one generate call decodes together in a chunk (each "
-        "chunk's prompts are padded to its longest, so on a CPU, where that padding costs "
-        "compute, small chunks of similar lengths are faster); default: 8 on a CPU, "
-        "`max_batch_rows` with a GPU."
+        None, ge=1, description="Rows that one generate call decodes together (default: "
+        "`max_batch_rows`, the whole batch; prompts of unlike lengths are prefilled apart, so "
+        "large chunks waste little on padding)."
     )
     queue_size: int = Field(
         256, ge=0, description="Requests that may wait to join the batch; beyond it: 503."

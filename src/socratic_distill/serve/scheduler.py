@@ -156,13 +156,6 @@ def _usage(job: Job) -> dict[str, int]:
             "total": job.prompt_tokens + job.completion_tokens}
 
 
-def _default_decode_batch(config: ServeConfig) -> int:
-    """8 rows per chunk on a CPU (padding costs compute there), else the whole batch."""
-    import torch
-
-    return config.max_batch_rows if torch.cuda.is_available() else min(8, config.max_batch_rows)
-
-
 class Scheduler:
     """The queue, the batch and the worker thread that runs turns over it."""
 
@@ -176,7 +169,7 @@ class Scheduler:
         self._stopping = False
         self._thread: threading.Thread | None = None
         self.turns = 0
-        self.decode_batch_size = config.decode_batch_size or _default_decode_batch(config)
+        self.decode_batch_size = config.decode_batch_size or config.max_batch_rows
         # One prefix cache per student: a dialogue's turn computes only its new tokens.
         self.caches = {role: PrefixCache() for role in ("qg", "qa")} if config.prefix_cache \
             else {}
