@@ -43,3 +43,23 @@ def test_cutting_leading_columns_copies_nothing():
     keys, _ = layer.update(step, step)
     assert torch.equal(keys, torch.cat([kept, step], dim=-2))
     assert layer.keys.untyped_storage().data_ptr() == storage
+
+
+def test_stacking_left_pads_each_piece_and_leaves_room():
+    from transformers import DynamicCache
+
+    torch.manual_seed(0)
+    pieces = [(torch.randn(rows, 2, width, 4), torch.randn(rows, 2, width, 4))
+              for rows, width in ((2, 7), (1, 3), (3, 0))]
+    cache = DynamicCache()
+    cache.layers = [kv.RoomyLayer()]
+    kv.stack_left_padded(cache, [pieces], 9, spare=100)
+    layer = cache.layers[0]
+    for got, index in ((layer.keys, 0), (layer.values, 1)):
+        expected = torch.cat([torch.nn.functional.pad(piece[index], [0, 0, 9 - piece[index].shape[-2], 0])
+                              for piece in pieces])
+        assert torch.equal(got, expected)  # zeros, not stale memory, in the padding
+    storage = layer.keys.untyped_storage().data_ptr()
+    layer.update(torch.randn(6, 2, 100, 4), torch.randn(6, 2, 100, 4))
+    assert layer.keys.shape == (6, 2, 109, 4)
+    assert layer.keys.untyped_storage().data_ptr() == storage  # the room was big enough

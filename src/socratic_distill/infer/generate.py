@@ -237,15 +237,14 @@ def _prefill(model: Any, decoder: _Decoder, rows: list[_Row], store: PrefixCache
     positions = (mask.cumsum(dim=-1) - 1).clamp(min=0)
     cache = kv.new_cache(model)
     if past:
-        reference = next(row.past for row in rows if row.reuse)
-        for layer, (keys, values) in enumerate(reference):
-            shape = (len(rows), keys.shape[0], past, keys.shape[-1])
-            layer_keys, layer_values = keys.new_zeros(shape), values.new_zeros(shape)
-            for k, row in enumerate(rows):
-                if row.reuse:
-                    layer_keys[k, :, past - row.reuse:] = row.past[layer][0][:, :row.reuse]
-                    layer_values[k, :, past - row.reuse:] = row.past[layer][1][:, :row.reuse]
-            cache.update(layer_keys, layer_values, layer)
+        reference = next(row.past for row in rows if row.reuse)  # sliced empty for new rows
+        pasts = [row.past if row.reuse else reference for row in rows]
+        layer_pieces = [
+            [(kvs[layer][0][None, :, :row.reuse], kvs[layer][1][None, :, :row.reuse])
+             for row, kvs in zip(rows, pasts, strict=True)]
+            for layer in range(len(reference))
+        ]
+        kv.stack_left_padded(cache, layer_pieces, past, spare=new)
     logits = kv.forward(model, ids, mask, positions[:, past:], cache, names)
     for row in rows:
         row.past = []
@@ -314,21 +313,14 @@ class _Batch:
 
     def extend(self, other: _Batch) -> None:
         """Take `other`'s rows in (continuous batching), both caches left-padded to one width."""
-        mine, theirs = kv.layers(self.cache), kv.layers(other.cache)
         width = max(self.mask.shape[1], other.mask.shape[1])
+        pairs = zip(kv.layers(self.cache), kv.layers(other.cache), strict=True)
+        kv.stack_left_padded(self.cache, [list(pair) for pair in pairs], width)
 
-        def left_pad(tensor: torch.Tensor, dim: int) -> torch.Tensor:
-            missing = width - tensor.shape[dim]
-            pad = [0, 0] * (tensor.dim() - 1 - dim % tensor.dim()) + [missing, 0]
-            return torch.nn.functional.pad(tensor, pad) if missing else tensor
+        def left_pad(mask: torch.Tensor) -> torch.Tensor:
+            return torch.nn.functional.pad(mask, [width - mask.shape[1], 0])
 
-        merged = [
-            tuple(torch.cat([left_pad(a, -2), left_pad(b, -2)]) for a, b in zip(ours, new,
-                                                                                 strict=True))
-            for ours, new in zip(mine, theirs, strict=True)
-        ]
-        kv.set_layers(self.cache, merged)
-        self.mask = torch.cat([left_pad(self.mask, 1), left_pad(other.mask, 1)])
+        self.mask = torch.cat([left_pad(self.mask), left_pad(other.mask)])
         self.last = torch.cat([self.last, other.last])
         self.logits = torch.cat([self.logits, other.logits])
         self.rows += other.rows

@@ -94,6 +94,23 @@ class RoomyLayer(DynamicLayer):
         self._room = (self._room[0][..., count:, :], self._room[1][..., count:, :])
         self._view_room(used - count)
 
+    def adopt(self, pieces: Sequence[KV], width: int, spare: int = 0) -> None:
+        """Hold `pieces` (keys, values of some rows each) stacked along the rows, each
+        left-padded with zeros to `width` positions, with room for at least `spare` more: one
+        copy of each piece, where stacking padded tensors and then moving them costs three."""
+        like = pieces[0][0]
+        rows = sum(keys.shape[0] for keys, _ in pieces)
+        shape = (rows, like.shape[1], width + max(64, width // 2, spare), like.shape[-1])
+        self._room = (like.new_empty(shape), like.new_empty(shape))
+        start = 0
+        for piece in pieces:
+            count, used = piece[0].shape[0], piece[0].shape[-2]
+            for buffer, part in zip(self._room, piece, strict=True):
+                buffer[start:start + count, :, :width - used].zero_()  # masked, but finite
+                buffer[start:start + count, :, width - used:width] = part
+            start += count
+        self._view_room(width)
+
     def _view_room(self, end: int) -> None:
         self.keys, self.values = self._room[0][..., :end, :], self._room[1][..., :end, :]
         self._views = (self.keys, self.values)
@@ -166,7 +183,14 @@ def drop_leading_columns(cache, count: int) -> None:
             layer.keys, layer.values = layer.keys[..., count:, :], layer.values[..., count:, :]
 
 
-def set_layers(cache, tensors: list[KV]) -> None:
-    """Replace each layer's keys and values (after merging batches)."""
-    for layer, (keys, values) in zip(cache.layers, tensors, strict=True):
-        layer.keys, layer.values = keys, values
+def stack_left_padded(cache, layer_pieces: Sequence[Sequence[KV]], width: int,
+                      spare: int = 0) -> None:
+    """Fill layer `i` of `cache` with the rows of `layer_pieces[i]`, in order, each piece
+    left-padded with zeros to `width` positions, with room for `spare` more (one copy)."""
+    for index, pieces in enumerate(layer_pieces):
+        layer = cache.layers[index]
+        if not isinstance(layer, RoomyLayer):
+            layer = cache.layers[index] = RoomyLayer()
+        if not layer.is_initialized:
+            layer.lazy_initialization(*pieces[0])
+        layer.adopt(pieces, width, spare)
