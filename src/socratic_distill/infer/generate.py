@@ -23,6 +23,7 @@ Every backend (this one, `vllm_backend`) has the same signature once bound to it
 
 from __future__ import annotations
 
+import math
 import re
 from collections import deque
 from collections.abc import Hashable, Sequence
@@ -260,11 +261,11 @@ def prefill_groups(lengths: Sequence[int], group_cost: int) -> list[tuple[int, i
     A run costs `(end - start) * lengths[start]` (every row padded to its longest) plus
     `group_cost`; the exact optimum by dynamic programming over the cut points.
     """
-    best, cut = [0] + [None] * len(lengths), [0] * (len(lengths) + 1)
+    best, cut = [0] + [math.inf] * len(lengths), [0] * (len(lengths) + 1)
     for end in range(1, len(lengths) + 1):
         for start in range(end):
             cost = best[start] + (end - start) * lengths[start] + group_cost
-            if best[end] is None or cost < best[end]:
+            if cost < best[end]:
                 best[end], cut[end] = cost, start
     runs, end = [], len(lengths)
     while end:
@@ -337,13 +338,13 @@ def _decode(model: Any, decoder: _Decoder, pending: deque[_Row], settings: _Sett
     device, names = model.device, kv.forward_kwargs(model)
     refill_at = REFILL_AT.get(device.type, DEFAULT_REFILL_AT)
     room = None if refill_at is None else max(1, int(batch_size * refill_at))
-    # Only plain full caches can merge; others are prefilled in one group.
-    group_cost = GROUP_COST_POSITIONS if kv.layers(kv.new_cache(model)) is not None else None
+    # Only plain full caches can merge: others are prefilled in one group and never refilled.
+    mergeable = kv.layers(kv.new_cache(model)) is not None
 
     def admit(count: int) -> _Batch:
         rows = [pending.popleft() for _ in range(min(count, len(pending)))]
         lengths = [len(row.prompt) - row.reuse for row in rows]
-        runs = prefill_groups(lengths, group_cost) if group_cost is not None else [(0, len(rows))]
+        runs = prefill_groups(lengths, GROUP_COST_POSITIONS) if mergeable else [(0, len(rows))]
         groups = [rows[start:end] for start, end in runs]
         batch = _Batch(groups[0], *_prefill(model, decoder, groups[0], store, names))
         for group in groups[1:]:
@@ -373,7 +374,7 @@ def _decode(model: Any, decoder: _Decoder, pending: deque[_Row], settings: _Sett
         free = batch_size - len(batch.rows)
         if pending and not batch.rows:
             batch = admit(batch_size)
-        elif pending and room is not None and free >= room and kv.layers(batch.cache):
+        elif pending and room is not None and free >= room and mergeable:
             batch.extend(admit(free))
 
 

@@ -188,9 +188,6 @@ def stack_left_padded(cache, layer_pieces: Sequence[Sequence[KV]], width: int,
     """Fill layer `i` of `cache` with the rows of `layer_pieces[i]`, in order, each piece
     left-padded with zeros to `width` positions, with room for `spare` more (one copy)."""
     for index, pieces in enumerate(layer_pieces):
-        layer = cache.layers[index]
-        if not isinstance(layer, RoomyLayer):
-            layer = cache.layers[index] = RoomyLayer()
-        if not layer.is_initialized:
-            layer.lazy_initialization(*pieces[0])
+        layer = cache.layers[index] = RoomyLayer()  # the old layer's tensors live on in `pieces`
+        layer.lazy_initialization(*pieces[0])
         layer.adopt(pieces, width, spare)
