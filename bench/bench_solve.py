@@ -98,23 +98,22 @@ def main() -> None:
     plain = config.model_copy(update={"prefix_cache": False})
     unified = make_config(method="unified", batch_size=32, max_new_tokens=6 * 2 * 64 + 8)
     both = {"naive": {"qg": naive, "qa": naive}, "batched": {"qg": batched, "qa": batched}}
+    baseline, cached, plain_batched, default, one_pass = (
+        "socratic, naive, no prefix cache", "socratic, naive, prefix cache",
+        "socratic, batched, no prefix cache", "socratic, batched, prefix cache", "unified, batched")
     variants = [  # name, students, config, note, threads (None: --threads)
-        ("socratic, naive, no prefix cache", both["naive"], plain, "the baseline", None),
-        ("socratic, naive, prefix cache", both["naive"], config, "one problem at a time", None),
-        ("socratic, batched, no prefix cache", both["batched"], plain, "re-reads every prompt",
-         None),
-        ("socratic, batched, prefix cache", both["batched"], config, "the default", None),
-        ("unified, batched", {"model": batched}, unified, "one pass", None),
+        (baseline, both["naive"], plain, "the baseline", None),
+        (cached, both["naive"], config, "one problem at a time", None),
+        (plain_batched, both["batched"], plain, "re-reads every prompt", None),
+        (default, both["batched"], config, "the default", None),
+        (one_pass, {"model": batched}, unified, "one pass", None),
     ]
     if args.threads > 1:
-        variants.insert(1, ("socratic, naive, no prefix cache, 1 thread", both["naive"], plain,
+        variants.insert(1, (f"{baseline}, 1 thread", both["naive"], plain,
                             "the baseline on one core", 1))
     clock = time.process_time if args.clock == "cpu" else time.perf_counter
     seconds, outputs = measure(variants, problems, args.runs, clock)
     names = [variant[0] for variant in variants]
-    baseline, cached, plain_batched, default, one_pass = (
-        "socratic, naive, no prefix cache", "socratic, naive, prefix cache",
-        "socratic, batched, no prefix cache", "socratic, batched, prefix cache", "unified, batched")
     texts = [[p.prediction for p in outputs[name]] for name in names if name.startswith("socratic")]
     assert all(t == texts[0] for t in texts), "greedy outputs differ"
     same = sum(
