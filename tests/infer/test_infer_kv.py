@@ -63,3 +63,32 @@ def test_stacking_left_pads_each_piece_and_leaves_room():
     layer.update(torch.randn(6, 2, 100, 4), torch.randn(6, 2, 100, 4))
     assert layer.keys.shape == (6, 2, 109, 4)
     assert layer.keys.untyped_storage().data_ptr() == storage  # the room was big enough
+
+
+def test_compaction_moves_only_rows_from_beyond_the_kept_ones():
+    assert kv.compaction_order(6, [0, 2, 3, 5]) == [0, 5, 2, 3]
+    assert kv.compaction_order(4, [1, 2]) == [2, 1]
+    assert kv.compaction_order(3, [0, 1, 2]) == [0, 1, 2]
+    for count, keep in ((8, [1, 4, 6, 7]), (5, [4]), (5, [0, 1])):
+        assert sorted(kv.compaction_order(count, keep)) == keep
+
+
+def test_compacting_in_place_keeps_the_right_rows_and_copies_only_movers():
+    torch.manual_seed(0)
+    roomy, plain = kv.RoomyLayer(), kv.DynamicLayer()
+    new = torch.randn(6, 2, 5, 8)
+    roomy.update(new, -new)
+    plain.update(new, -new)
+    storage = roomy.keys.untyped_storage().data_ptr()
+    order = torch.tensor(kv.compaction_order(6, [0, 2, 3, 5]))
+    for layer in (roomy, plain):
+        layer.batch_select_indices(order)
+    assert roomy.keys.untyped_storage().data_ptr() == storage  # compacted in place
+    step = torch.randn(4, 2, 1, 8)
+    got, expected = roomy.update(step, -step), plain.update(step, -step)
+    assert torch.equal(got[0], expected[0]) and torch.equal(got[1], expected[1])
+    # An order that would overwrite a row before it moves falls back to copying.
+    for layer in (roomy, plain):
+        layer.batch_select_indices(torch.tensor([3, 0]))
+    got, expected = roomy.update(step[:2], step[:2]), plain.update(step[:2], step[:2])
+    assert torch.equal(got[0], expected[0]) and torch.equal(got[1], expected[1])

@@ -363,6 +363,7 @@ def _decode(model: Any, decoder: _Decoder, pending: deque[_Row], settings: _Sett
             if store is not None:
                 done = [k for k, row in enumerate(batch.rows) if row.reason is not None]
                 _remember(store, batch.rows, done, batch.cache, batch.mask)
+            keep = kv.compaction_order(len(batch.rows), keep)
             tokens = [tokens[k] for k in keep]
             batch.keep(keep)
         if batch.rows:

@@ -78,11 +78,22 @@ class RoomyLayer(DynamicLayer):
         return self.keys, self.values
 
     def batch_select_indices(self, indices: torch.Tensor) -> None:
-        """Keep the rows `indices`, spare room included: one copy, not two."""
+        """Keep the rows `indices`, spare room included.
+
+        When every row either stays in its slot or moves in from beyond the kept ones (see
+        `compaction_order`), only the moved rows are copied, in place; else all kept rows are.
+        """
         used = self.get_seq_length()
         if not (used and self._appends_in_place(used)):
             return super().batch_select_indices(indices)
-        self._room = (self._room[0][indices], self._room[1][indices])
+        slots = torch.arange(len(indices), device=indices.device)
+        moved = indices != slots
+        if bool((indices[moved] >= len(indices)).all()):  # no source is overwritten
+            for buffer in self._room:
+                buffer[slots[moved]] = buffer[indices[moved]]
+            self._room = (self._room[0][:len(indices)], self._room[1][:len(indices)])
+        else:
+            self._room = (self._room[0][indices], self._room[1][indices])
         self._view_room(used)
 
     def drop_leading(self, count: int) -> None:
@@ -172,6 +183,17 @@ def layers(cache) -> list[KV] | None:
     if any(type(layer) not in (DynamicLayer, RoomyLayer) for layer in cache.layers):
         return None  # sliding windows and the like hold no full prefix
     return [(layer.keys, layer.values) for layer in cache.layers]
+
+
+def compaction_order(count: int, keep: Sequence[int]) -> list[int]:
+    """The rows `keep` of a batch of `count`, ordered so that compacting moves the fewest: a
+    kept row in the first `len(keep)` slots stays there, and the others fill the freed slots."""
+    kept = set(keep)
+    holes = (slot for slot in range(len(keep)) if slot not in kept)
+    order = list(range(len(keep)))
+    for row in (row for row in keep if row >= len(keep)):
+        order[next(holes)] = row
+    return order
 
 
 def drop_leading_columns(cache, count: int) -> None:
