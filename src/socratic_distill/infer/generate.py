@@ -312,19 +312,21 @@ class _Batch:
             kv.drop_leading_columns(self.cache, start)
             self.mask = self.mask[:, start:]
 
-    def extend(self, other: _Batch) -> None:
-        """Take `other`'s rows in (continuous batching), both caches left-padded to one width."""
-        width = max(self.mask.shape[1], other.mask.shape[1])
-        pairs = zip(kv.layers(self.cache), kv.layers(other.cache), strict=True)
-        kv.stack_left_padded(self.cache, [list(pair) for pair in pairs], width)
+    def extend(self, others: Sequence[_Batch]) -> None:
+        """Take `others`' rows in (grouped prefill, continuous batching): every cache
+        left-padded to one width and stacked in one copy."""
+        batches = [self, *others]
+        width = max(batch.mask.shape[1] for batch in batches)
+        per_layer = zip(*(kv.layers(batch.cache) for batch in batches), strict=True)
+        kv.stack_left_padded(self.cache, [list(pieces) for pieces in per_layer], width)
 
         def left_pad(mask: torch.Tensor) -> torch.Tensor:
             return torch.nn.functional.pad(mask, [width - mask.shape[1], 0])
 
-        self.mask = torch.cat([left_pad(self.mask), left_pad(other.mask)])
-        self.last = torch.cat([self.last, other.last])
-        self.logits = torch.cat([self.logits, other.logits])
-        self.rows += other.rows
+        self.mask = torch.cat([left_pad(batch.mask) for batch in batches])
+        self.last = torch.cat([batch.last for batch in batches])
+        self.logits = torch.cat([batch.logits for batch in batches])
+        self.rows = [row for batch in batches for row in batch.rows]
 
 
 def _decode(model: Any, decoder: _Decoder, pending: deque[_Row], settings: _Settings,
@@ -346,10 +348,10 @@ def _decode(model: Any, decoder: _Decoder, pending: deque[_Row], settings: _Sett
         lengths = [len(row.prompt) - row.reuse for row in rows]
         runs = prefill_groups(lengths, GROUP_COST_POSITIONS) if mergeable else [(0, len(rows))]
         groups = [rows[start:end] for start, end in runs]
-        batch = _Batch(groups[0], *_prefill(model, decoder, groups[0], store, names))
-        for group in groups[1:]:
-            batch.extend(_Batch(group, *_prefill(model, decoder, group, store, names)))
-        return batch
+        batches = [_Batch(group, *_prefill(model, decoder, group, store, names)) for group in groups]
+        if len(batches) > 1:
+            batches[0].extend(batches[1:])
+        return batches[0]
 
     if not pending:
         return
@@ -376,7 +378,7 @@ def _decode(model: Any, decoder: _Decoder, pending: deque[_Row], settings: _Sett
         if pending and not batch.rows:
             batch = admit(batch_size)
         elif pending and room is not None and free >= room and mergeable:
-            batch.extend(admit(free))
+            batch.extend([admit(free)])
 
 
 def generate(
