@@ -223,3 +223,25 @@ def test_prefix_cache_reuses_and_changes_nothing(model, tok):
     assert cache.reused_tokens >= sum(len(tok.encode(p)) for p in prompts[::2])
     cache.drop(keys[:2])
     assert len(cache.entries) == len(prompts) - 2
+
+
+def test_reused_prefixes_of_unlike_lengths_decode_as_one_batch(model, tok):
+    """Groups with reused prefixes are prefilled into one shared room, then decoded together."""
+    texts = [p.question for p in make_problems(6)]
+    prompts = [texts[i][: 10 + 9 * i] for i in range(6)]
+    cache, keys = PrefixCache(), list(range(6))
+    first = generate(model, tok, prompts, max_new_tokens=4, batch_size=6, prefix_cache=cache,
+                     prefix_keys=keys)
+    # Three continuations add a long text, three a short one: two prefill groups, both reusing.
+    longer = [p + g.text + (f" {texts[0] * 2}" if i % 2 else " so")
+              for i, (p, g) in enumerate(zip(prompts, first, strict=True))]
+    rows = []
+    hook = model.register_forward_pre_hook(
+        lambda _, args, kwargs: rows.append(kwargs["input_ids"].shape[0]), with_kwargs=True)
+    try:
+        reused = generate(model, tok, longer, max_new_tokens=8, batch_size=6, prefix_cache=cache,
+                          prefix_keys=keys)
+    finally:
+        hook.remove()
+    assert rows[:3] == [3, 3, 6] and cache.reused_tokens > 0
+    assert reused == generate_naive(model, tok, longer, max_new_tokens=8)

@@ -92,3 +92,27 @@ def test_compacting_in_place_keeps_the_right_rows_and_copies_only_movers():
         layer.batch_select_indices(torch.tensor([3, 0]))
     got, expected = roomy.update(step[:2], step[:2]), plain.update(step[:2], step[:2])
     assert torch.equal(got[0], expected[0]) and torch.equal(got[1], expected[1])
+
+
+def test_caches_placed_in_a_shared_room_join_without_copying():
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    model = GPT2LMHeadModel(GPT2Config(n_layer=2, n_embd=16, n_head=2, vocab_size=50))
+    torch.manual_seed(0)
+    shared = kv.SharedRoom(rows=3, width=7)
+    placed = [kv.new_cache(model, shared, slice(0, 2), 7 - 5), kv.new_cache(model, shared, slice(2, 3), 0)]
+    plain = [kv.new_cache(model), kv.new_cache(model)]
+    for index, (rows, width) in enumerate(((2, 5), (1, 7))):
+        for layer in range(2):
+            new = torch.randn(rows, 2, width, 8)
+            placed[index].layers[layer].update(new, -new)
+            plain[index].layers[layer].update(new, -new)
+    joined = shared.cache(model)
+    for layer in range(2):
+        pieces = [kv.layers(cache)[layer] for cache in plain]
+        for got, part in ((joined.layers[layer].keys, 0), (joined.layers[layer].values, 1)):
+            expected = torch.cat([torch.nn.functional.pad(piece[part], [0, 0, 7 - piece[part].shape[-2], 0])
+                                  for piece in pieces])
+            assert torch.equal(got, expected)
+        # The joined cache is the placed caches' own memory: row 0 starts two columns earlier.
+        assert joined.layers[layer].keys.data_ptr() == placed[0].layers[layer].keys.data_ptr() - 2 * 8 * 4

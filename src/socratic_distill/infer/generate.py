@@ -217,16 +217,22 @@ def _advance(row: _Row, token: int, decoder: _Decoder, settings: _Settings) -> N
             )
 
 
-def _prefill(model: Any, decoder: _Decoder, rows: list[_Row], store: PrefixCache | None, names):
-    """One forward over the prompts (the parts not reused), left-padded; the cache it fills.
+def _widths(rows: list[_Row]) -> tuple[int, int]:
+    """The cache columns a prefill of `rows` takes: the longest reused part, the longest new."""
+    return max(row.reuse for row in rows), max(len(row.prompt) - row.reuse for row in rows)
+
+
+def _prefill(model: Any, decoder: _Decoder, rows: list[_Row], store: PrefixCache | None, names,
+             place: tuple[kv.SharedRoom, slice, int] | None = None):
+    """One forward over the prompts (the parts not reused), left-padded; the cache it fills
+    (in `place`: a shared room, its rows and first column, when given).
 
     A row's reused part sits in the cache columns just before its new tokens:
     `[pad | reused | pad | new]`; the attention mask hides both pads and positions count only
     real tokens, so the model sees exactly the whole prompt.
     """
     device = model.device
-    past = max(row.reuse for row in rows)
-    new = max(len(row.prompt) - row.reuse for row in rows)
+    past, new = _widths(rows)
     ids = torch.full((len(rows), new), decoder.pad, dtype=torch.long)
     mask = torch.zeros((len(rows), past + new), dtype=torch.long)
     for k, row in enumerate(rows):
@@ -236,7 +242,7 @@ def _prefill(model: Any, decoder: _Decoder, rows: list[_Row], store: PrefixCache
         mask[k, past - row.reuse:past] = 1
     ids, mask = ids.to(device), mask.to(device)
     positions = (mask.cumsum(dim=-1) - 1).clamp(min=0)
-    cache = kv.new_cache(model)
+    cache = kv.new_cache(model, *(place or ()))
     if past:
         reference = next(row.past for row in rows if row.reuse)  # sliced empty for new rows
         pasts = [row.past if row.reuse else reference for row in rows]
@@ -312,21 +318,29 @@ class _Batch:
             kv.drop_leading_columns(self.cache, start)
             self.mask = self.mask[:, start:]
 
-    def extend(self, others: Sequence[_Batch]) -> None:
-        """Take `others`' rows in (grouped prefill, continuous batching): every cache
-        left-padded to one width and stacked in one copy."""
-        batches = [self, *others]
-        width = max(batch.mask.shape[1] for batch in batches)
-        per_layer = zip(*(kv.layers(batch.cache) for batch in batches), strict=True)
-        kv.stack_left_padded(self.cache, [list(pieces) for pieces in per_layer], width)
 
-        def left_pad(mask: torch.Tensor) -> torch.Tensor:
-            return torch.nn.functional.pad(mask, [width - mask.shape[1], 0])
+def _join(batches: Sequence[_Batch], cache: Any, width: int) -> _Batch:
+    """One batch of `batches`' rows over `cache`, which holds all their keys and values
+    left-padded to `width` columns, in order."""
 
-        self.mask = torch.cat([left_pad(batch.mask) for batch in batches])
-        self.last = torch.cat([batch.last for batch in batches])
-        self.logits = torch.cat([batch.logits for batch in batches])
-        self.rows = [row for batch in batches for row in batch.rows]
+    def left_pad(mask: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.pad(mask, [width - mask.shape[1], 0])
+
+    return _Batch(
+        rows=[row for batch in batches for row in batch.rows],
+        logits=torch.cat([batch.logits for batch in batches]),
+        cache=cache,
+        mask=torch.cat([left_pad(batch.mask) for batch in batches]),
+        last=torch.cat([batch.last for batch in batches]),
+    )
+
+
+def _stacked(batches: Sequence[_Batch]) -> _Batch:
+    """`batches` as one batch, their caches stacked left-padded into one (one copy)."""
+    width = max(batch.mask.shape[1] for batch in batches)
+    per_layer = zip(*(kv.layers(batch.cache) for batch in batches), strict=True)
+    kv.stack_left_padded(batches[0].cache, [list(pieces) for pieces in per_layer], width)
+    return _join(batches, batches[0].cache, width)
 
 
 def _decode(model: Any, decoder: _Decoder, pending: deque[_Row], settings: _Settings,
@@ -347,11 +361,18 @@ def _decode(model: Any, decoder: _Decoder, pending: deque[_Row], settings: _Sett
         rows = [pending.popleft() for _ in range(min(count, len(pending)))]
         lengths = [len(row.prompt) - row.reuse for row in rows]
         runs = prefill_groups(lengths, GROUP_COST_POSITIONS) if mergeable else [(0, len(rows))]
-        groups = [rows[start:end] for start, end in runs]
-        batches = [_Batch(group, *_prefill(model, decoder, group, store, names)) for group in groups]
-        if len(batches) > 1:
-            batches[0].extend(batches[1:])
-        return batches[0]
+        if len(runs) == 1:
+            return _Batch(rows, *_prefill(model, decoder, rows, store, names))
+        # Each group is prefilled straight into its rows of one shared room, right-aligned, so
+        # that they decode together without a merging copy.
+        widths = [sum(_widths(rows[start:end])) for start, end in runs]
+        shared = kv.SharedRoom(len(rows), max(widths))
+        batches = [
+            _Batch(rows[start:end], *_prefill(model, decoder, rows[start:end], store, names,
+                                              (shared, slice(start, end), shared.width - width)))
+            for (start, end), width in zip(runs, widths, strict=True)
+        ]
+        return _join(batches, shared.cache(model), shared.width)
 
     if not pending:
         return
@@ -378,7 +399,7 @@ def _decode(model: Any, decoder: _Decoder, pending: deque[_Row], settings: _Sett
         if pending and not batch.rows:
             batch = admit(batch_size)
         elif pending and room is not None and free >= room and mergeable:
-            batch.extend([admit(free)])
+            batch = _stacked([batch, admit(free)])
 
 
 def generate(

@@ -46,13 +46,52 @@ class PrefixCache:
             self.entries.pop(key, None)
 
 
-def new_cache(model: Any):
-    """An empty `DynamicCache` for `model`, its full-attention layers appending in place."""
+def new_cache(model: Any, shared: SharedRoom | None = None, rows: slice | None = None,
+              first: int = 0):
+    """An empty `DynamicCache` for `model`, its full-attention layers appending in place.
+
+    With `shared`, those layers write into `shared`'s buffers at `rows`, from column `first` on.
+    """
     from transformers import DynamicCache
 
     cache = DynamicCache(config=model.config)
-    cache.layers = [RoomyLayer() if type(layer) is DynamicLayer else layer for layer in cache.layers]
+    cache.layers = [
+        RoomyLayer(None if shared is None else (shared, index, rows, first))
+        if type(layer) is DynamicLayer else layer
+        for index, layer in enumerate(cache.layers)
+    ]
     return cache
+
+
+class SharedRoom:
+    """One buffer per layer that several caches write into, each at its own rows and from its own
+    first column, right-aligned at `width`: batches prefilled apart then decode as one batch
+    (`cache`) with no merging copy."""
+
+    def __init__(self, rows: int, width: int) -> None:
+        self.rows, self.width = rows, width
+        self.buffers: dict[int, KV] = {}
+
+    def room(self, layer: int, like: torch.Tensor, rows: slice, first: int) -> KV:
+        """The part of layer `layer`'s buffers for `rows` from column `first` on; the columns
+        before it are zeroed (padding: masked, but finite)."""
+        if layer not in self.buffers:
+            shape = (self.rows, like.shape[1], self.width + max(64, self.width // 2), like.shape[-1])
+            self.buffers[layer] = (like.new_empty(shape), like.new_empty(shape))
+        for buffer in self.buffers[layer]:
+            buffer[rows, :, :first].zero_()
+        keys, values = self.buffers[layer]
+        return keys[rows, :, first:], values[rows, :, first:]
+
+    def cache(self, model: Any):
+        """A cache over every row of the buffers, `width` columns used."""
+        cache = new_cache(model)
+        for index, buffers in self.buffers.items():
+            layer = cache.layers[index]
+            layer.lazy_initialization(*buffers)
+            layer._room = buffers
+            layer._view_room(self.width)
+        return cache
 
 
 class RoomyLayer(DynamicLayer):
@@ -64,6 +103,10 @@ class RoomyLayer(DynamicLayer):
     leave, columns are cut, batches merge), the identity check notices and the next step moves
     them into fresh buffers, once.
     """
+
+    def __init__(self, placement: tuple[SharedRoom, int, slice, int] | None = None) -> None:
+        super().__init__()
+        self.placement = placement  # (shared room, layer index, rows, first column), or None
 
     def update(self, key_states, value_states, *args, **kwargs):
         if not self.is_initialized:
@@ -111,8 +154,7 @@ class RoomyLayer(DynamicLayer):
         copy of each piece, where stacking padded tensors and then moving them costs three."""
         like = pieces[0][0]
         rows = sum(keys.shape[0] for keys, _ in pieces)
-        shape = (rows, like.shape[1], width + max(64, width // 2, spare), like.shape[-1])
-        self._room = (like.new_empty(shape), like.new_empty(shape))
+        self._room = self._new_room(like, rows, width + max(64, width // 2, spare))
         start = 0
         for piece in pieces:
             count, used = piece[0].shape[0], piece[0].shape[-2]
@@ -135,10 +177,18 @@ class RoomyLayer(DynamicLayer):
             and end <= self._room[0].shape[-2]
         )
 
+    def _new_room(self, like: torch.Tensor, rows: int, length: int) -> KV:
+        """Fresh buffers of `rows` x `length` positions, or this layer's place in a shared room."""
+        if self.placement is not None:
+            shared, index, rows_slice, first = self.placement
+            self.placement = None  # a place is taken once; the shared room's width bounds it
+            return shared.room(index, like, rows_slice, first)
+        shape = (rows, like.shape[1], length, like.shape[-1])
+        return like.new_empty(shape), like.new_empty(shape)
+
     def _move_to_new_room(self, like: torch.Tensor, end: int) -> None:
         used = self.get_seq_length()
-        shape = (like.shape[0], like.shape[1], end + max(64, end // 2), like.shape[-1])
-        self._room = (like.new_empty(shape), like.new_empty(shape))
+        self._room = self._new_room(like, like.shape[0], end + max(64, end // 2))
         if used:
             self._room[0][..., :used, :] = self.keys
             self._room[1][..., :used, :] = self.values
@@ -210,6 +260,7 @@ def stack_left_padded(cache, layer_pieces: Sequence[Sequence[KV]], width: int,
     """Fill layer `i` of `cache` with the rows of `layer_pieces[i]`, in order, each piece
     left-padded with zeros to `width` positions, with room for `spare` more (one copy)."""
     for index, pieces in enumerate(layer_pieces):
-        layer = cache.layers[index] = RoomyLayer()  # the old layer's tensors live on in `pieces`
+        # The old layer's tensors live on in `pieces`; its place in a shared room passes on.
+        layer = cache.layers[index] = RoomyLayer(getattr(cache.layers[index], "placement", None))
         layer.lazy_initialization(*pieces[0])
         layer.adopt(pieces, width, spare)
