@@ -178,3 +178,34 @@ def test_the_whole_batch_is_decoded_together_unless_told(tok):
     run(scheduler, [job])
     assert seen == [scheduler.decode_batch_size] * 2
     assert Scheduler({}, ServeConfig(decode_batch_size=3)).decode_batch_size == 3
+
+
+@pytest.mark.parametrize("admit_wait", [0.0, 1.0])
+def test_a_request_sent_on_an_answer_joins_the_coming_turn(tok, admit_wait):
+    """A client that answers with a new request a moment later: with the admission wait, the
+    new request takes the freed place in the very next turn; without it, it misses that turn."""
+    qg = Slow(hf_generator(make_steered(tok, 1), tok))
+    qa = Slow(hf_generator(make_steered(tok, 2), tok), delay=0.6)  # turns of 0.6 s: waits <= 60 ms
+    config = ServeConfig(admit_wait=admit_wait, max_batch_rows=2, max_samples=1)
+    scheduler = Scheduler({"qg": qg, "qa": qa}, config)
+    short, long = solve_job(QUESTIONS[0], max_steps=1), solve_job(QUESTIONS[1], max_steps=2)
+    follow = solve_job(QUESTIONS[2], max_steps=1)
+    listener = short.listener
+
+    def answer_then_send(kind, data):
+        listener(kind, data)
+        if kind == "final":
+            threading.Timer(0.02, scheduler.submit, [follow]).start()
+
+    short.listener = answer_then_send
+    for job in (short, long):
+        scheduler.submit(job)
+    scheduler.start()
+    try:
+        assert long.listener.done.wait(30) and follow.listener.done.wait(30)
+    finally:
+        scheduler.stop()
+    if admit_wait:
+        assert qg.calls[:2] == [2, 2]  # the follow-up took the short one's place at once
+    else:
+        assert qg.calls[:2] == [2, 1]

@@ -24,6 +24,11 @@ class ServeConfig(BaseModel):
         "`max_batch_rows`, the whole batch; prompts of unlike lengths are prefilled apart, so "
         "large chunks waste little on padding)."
     )
+    admit_wait: float = Field(
+        0.02, ge=0, description="Seconds the worker may wait before a turn for requests to take "
+        "the places that finished ones left (an empty batch: to fill it), so that clients who "
+        "send their next request on an answer join the coming turn, not the one after. 0: never."
+    )
     queue_size: int = Field(
         256, ge=0, description="Requests that may wait to join the batch; beyond it: 503."
     )

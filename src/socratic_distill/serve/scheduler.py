@@ -4,7 +4,8 @@ A request becomes a `Job` and waits in a bounded queue (`submit` raises `QueueFu
 queue is full: the server answers 503 with Retry-After). The worker repeats a turn:
 
 1. admit queued jobs while the batch has room (`max_batch_rows` rows, a row being one sample
-   or one completion); with batching off, one job at a time;
+   or one completion); with batching off, one job at a time. When jobs have just left, first
+   wait up to `admit_wait` seconds for new requests to take their places;
 2. drop the jobs that were cancelled (their client left) or ran past their deadline;
 3. complete the OpenAI-style jobs, one generate call per student and settings;
 4. solve the single-model jobs (answer, cot, unified) with `solve`, one call per settings;
@@ -169,6 +170,8 @@ class Scheduler:
         self._stopping = False
         self._thread: threading.Thread | None = None
         self.turns = 0
+        self._freed = 0  # rows of the jobs that left since the last admission
+        self._last_turn = float("inf")  # seconds
         self.decode_batch_size = config.decode_batch_size or config.max_batch_rows
         # One prefix cache per student: a dialogue's turn computes only its new tokens.
         self.caches = {role: PrefixCache() for role in ("qg", "qa")} if config.prefix_cache \
@@ -222,17 +225,38 @@ class Scheduler:
                     self._cond.wait(1.0)
                 if self._stopping:
                     break
+                self._await_arrivals()
                 self._admit()
+            started = time.monotonic()
             try:
                 self._turn()
             except Exception as error:  # noqa: BLE001 - a bug must not kill the worker
                 log.exception("scheduler turn failed")
                 for job in list(self._active):
                     self._fail(job, 500, f"internal error: {type(error).__name__}: {error}")
+            self._last_turn = time.monotonic() - started
         with self._cond:
             for job in [*self._active, *self._queue]:
                 self._fail(job, 503, "the server is shutting down")
             self._queue.clear()
+
+    def _await_arrivals(self) -> None:
+        """Wait, at most `admit_wait` seconds, until the queue holds rows for the places freed
+        since the last turn (an empty batch: for all of it). Clients on loopback send their next
+        request within milliseconds of an answer; without the wait it misses a whole turn, and
+        batches shrink in waves. The wait is also at most a tenth of the last turn, so that fast
+        turns (a GPU) lose little to clients who do not come back. Called holding the lock."""
+        if not self.config.batching or self.config.admit_wait <= 0:
+            return
+        room = self.config.max_batch_rows - sum(job.rows for job in self._active)
+        wanted = min(room, self._freed) if self._active else room
+        deadline = time.monotonic() + min(self.config.admit_wait, self._last_turn / 10)
+        while sum(job.rows for job in self._queue) < wanted and not self._stopping:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            self._cond.wait(left)
+        self._freed = 0
 
     def _admit(self) -> None:
         rows = sum(job.rows for job in self._active)
@@ -407,6 +431,9 @@ class Scheduler:
             attempt.steps.append(Step(subquestion=subquestion, solution=""))
             self._emit(job, "subquestion", {"sample": attempt.replica, "step": len(attempt.steps),
                                             "subquestion": subquestion})
+        # Answer now the jobs that the decomposer ended: their clients' next requests then
+        # arrive while the solver runs, in time for the next turn.
+        self._close_finished(jobs)
         asking = [(job, a) for job, a in pending if not a.done]
         rows = [(job, qa_prompt(job.spec.question, a.steps[:-1], a.steps[-1].subquestion,  # type: ignore
                                 job.spec.context), self._seed(job, a, 2 * len(a.steps) - 1))
@@ -425,8 +452,11 @@ class Scheduler:
             if len(attempt.steps) >= job.spec.config.max_steps:  # type: ignore[union-attr]
                 attempt.done = True
         self._forget([(job.id, a.replica) for job, a in pending if a.done])
+        self._close_finished(jobs)
+
+    def _close_finished(self, jobs: list[Job]) -> None:
         for job in jobs:
-            if all(a.done for a in job.attempts):
+            if not job.finished and all(a.done for a in job.attempts):
                 self._close_socratic(job)
 
     def _line_settings(self, job: Job, solver: bool) -> dict:
@@ -495,6 +525,7 @@ class Scheduler:
         job.finished = True
         if job in self._active:
             self._active.remove(job)
+            self._freed += job.rows
             self._forget([(job.id, attempt.replica) for attempt in job.attempts])
         self.metrics.observe_job(outcome, job.prompt_tokens, job.completion_tokens)
         return True
