@@ -132,8 +132,8 @@ class RoomyLayer(DynamicLayer):
         slots = torch.arange(len(indices), device=indices.device)
         moved = indices != slots
         if bool((indices[moved] >= len(indices)).all()):  # no source is overwritten
-            for buffer in self._room:
-                buffer[slots[moved]] = buffer[indices[moved]]
+            for buffer in self._room:  # the used columns only: the rest is spare room
+                buffer[slots[moved], :, :used] = buffer[indices[moved], :, :used]
             self._room = (self._room[0][:len(indices)], self._room[1][:len(indices)])
         else:
             self._room = (self._room[0][indices], self._room[1][indices])
