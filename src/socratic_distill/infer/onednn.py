@@ -2,8 +2,11 @@
 
 PyTorch computes a float32 linear layer with MKL's GEMM. On some CPUs (measured: AMD EPYC,
 2 threads) that is slow for the few rows of a decoding batch: a 384 -> 1536 layer takes 215 us
-for 17 rows where oneDNN's linear kernel, the one PyTorch's compiler uses on CPU, takes 68-80
-us; at 2,048 rows (a prefill) MKL is still 2.3x slower. A single row costs the same on both.
+for 17 rows where oneDNN's linear kernel, the one PyTorch's compiler uses on CPU, takes 64-80
+us; at 2,048 rows (a prefill) MKL is still 2.3x slower (`bench/bench_linear.py`). A single
+row is a little faster with MKL when its weights sit in the cache (36 vs 39 us), but decoding
+one problem at a time took 30-32 s through oneDNN and 36-37 s with MKL for single rows, so every
+row count goes through oneDNN.
 
 `route_linears(model)` sends a model's `nn.Linear` and GPT-2 `Conv1D` layers through that
 kernel whenever no gradient is wanted (`generate` runs under `torch.inference_mode`); training
