@@ -366,13 +366,15 @@ def serve(
     queue_size: Annotated[int | None, typer.Option(help="Waiting requests before 503.")] = None,
     timeout: Annotated[float | None, typer.Option(help="Seconds per request.")] = None,
     max_batch_rows: Annotated[int | None, typer.Option(help="Rows decoded together.")] = None,
+    admit_wait: Annotated[float | None, typer.Option(
+        help="Seconds to wait before a turn for requests to take freed places (default 0.02).")] = None,
 ) -> None:
     """Serve students over HTTP: /v1/solve (+ streaming), OpenAI-compatible API, a web page."""
     from socratic_distill.serve import make_serve_config
     from socratic_distill.serve import serve as run_server
 
     fields = {"batching": batching, "queue_size": queue_size, "timeout": timeout,
-              "max_batch_rows": max_batch_rows}
+              "max_batch_rows": max_batch_rows, "admit_wait": admit_wait}
     config = make_serve_config(**{k: v for k, v in fields.items() if v is not None})
     run_server(qg=qg, qa=qa, model=model, host=host, port=port, api_key_env=api_key_env,
                backend=backend, config=config)
