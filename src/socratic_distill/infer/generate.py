@@ -1,11 +1,12 @@
 """Batched decoding over Hugging Face causal LMs, with GSM8K's calculator.
 
 `generate` decodes many prompts together, never one at a time: prompts are sorted by length
-and taken `batch_size` at a time, left-padded, prefilled in one forward, then decoded token by
-token against a KV cache (attention mask, and positions counted over real tokens only). A row
-that finishes (end of sequence, a newline when `stop_at_newline`, a stop string, its token
-budget) leaves the batch at once: it is pruned from the cache, the mask and the positions. On
-a GPU, waiting prompts are prefilled and join the running batch as rows leave.
+and taken `batch_size` at a time, left-padded, prefilled in groups of like lengths (one forward
+each, written into one shared cache), then decoded token by token against a KV cache
+(attention mask, and positions counted over real tokens only). A row that finishes (end of
+sequence, a newline when `stop_at_newline`, a stop string, its token budget) leaves the batch at
+once: it is pruned from the cache, the mask and the positions, by moving the fewest rows. On a
+GPU, waiting prompts are prefilled and join the running batch as rows leave.
 
 The calculator is the one of GSM8K (Cobbe et al., 2021): when a row's text ends with
 `<<EXPR=`, the tokens of `VALUE>>` are forced into that row over its next steps (a per-row
