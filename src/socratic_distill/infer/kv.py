@@ -63,6 +63,12 @@ def new_cache(model: Any, shared: SharedRoom | None = None, rows: slice | None =
     return cache
 
 
+def room_length(used: int, spare: int = 0) -> int:
+    """Positions to allocate for `used` ones: room for at least `spare` more, and for half as
+    many again (64 at least), so that appends rarely move the cache."""
+    return used + max(64, used // 2, spare)
+
+
 class SharedRoom:
     """One buffer per layer that several caches write into, each at its own rows and from its own
     first column, right-aligned at `width`: batches prefilled apart then decode as one batch
@@ -76,7 +82,7 @@ class SharedRoom:
         """The part of layer `layer`'s buffers for `rows` from column `first` on; the columns
         before it are zeroed (padding: masked, but finite)."""
         if layer not in self.buffers:
-            shape = (self.rows, like.shape[1], self.width + max(64, self.width // 2), like.shape[-1])
+            shape = (self.rows, like.shape[1], room_length(self.width), like.shape[-1])
             self.buffers[layer] = (like.new_empty(shape), like.new_empty(shape))
         for buffer in self.buffers[layer]:
             buffer[rows, :, :first].zero_()
@@ -131,9 +137,10 @@ class RoomyLayer(DynamicLayer):
             return super().batch_select_indices(indices)
         slots = torch.arange(len(indices), device=indices.device)
         moved = indices != slots
-        if bool((indices[moved] >= len(indices)).all()):  # no source is overwritten
+        targets, sources = slots[moved], indices[moved]
+        if bool((sources >= len(indices)).all()):  # no source is overwritten
             for buffer in self._room:  # the used columns only: the rest is spare room
-                buffer[slots[moved], :, :used] = buffer[indices[moved], :, :used]
+                buffer[targets, :, :used] = buffer[sources, :, :used]
             self._room = (self._room[0][:len(indices)], self._room[1][:len(indices)])
         else:
             self._room = (self._room[0][indices], self._room[1][indices])
@@ -154,7 +161,7 @@ class RoomyLayer(DynamicLayer):
         copy of each piece, where stacking padded tensors and then moving them costs three."""
         like = pieces[0][0]
         rows = sum(keys.shape[0] for keys, _ in pieces)
-        self._room = self._new_room(like, rows, width + max(64, width // 2, spare))
+        self._room = self._new_room(like, rows, room_length(width, spare))
         start = 0
         for piece in pieces:
             count, used = piece[0].shape[0], piece[0].shape[-2]
@@ -188,7 +195,7 @@ class RoomyLayer(DynamicLayer):
 
     def _move_to_new_room(self, like: torch.Tensor, end: int) -> None:
         used = self.get_seq_length()
-        self._room = self._new_room(like, like.shape[0], end + max(64, end // 2))
+        self._room = self._new_room(like, like.shape[0], room_length(end))
         if used:
             self._room[0][..., :used, :] = self.keys
             self._room[1][..., :used, :] = self.values
