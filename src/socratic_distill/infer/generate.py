@@ -6,7 +6,9 @@ each, written into one shared cache), then decoded token by token against a KV c
 (attention mask, and positions counted over real tokens only). A row that finishes (end of
 sequence, a newline when `stop_at_newline`, a stop string, its token budget) leaves the batch at
 once: it is pruned from the cache, the mask and the positions, by moving the fewest rows. On a
-GPU, waiting prompts are prefilled and join the running batch as rows leave.
+GPU, waiting prompts are prefilled and join the running batch as rows leave. With
+`attention.install`, each forward tells attention which runs of rows may skip which leading
+columns (padding for all of them); the runs are planned again whenever the rows change.
 
 The calculator is the one of GSM8K (Cobbe et al., 2021): when a row's text ends with
 `<<EXPR=`, the tokens of `VALUE>>` are forced into that row over its next steps (a per-row
@@ -36,7 +38,7 @@ import torch
 
 from socratic_distill.calculator import safe_eval
 from socratic_distill.eval.answers import format_number
-from socratic_distill.infer import kv, onednn
+from socratic_distill.infer import attention, buffers, kv, onednn
 from socratic_distill.infer.kv import PrefixCache
 
 FinishReason = Literal["eos", "newline", "stop", "length", "error"]
@@ -253,7 +255,8 @@ def _prefill(model: Any, decoder: _Decoder, rows: list[_Row], store: PrefixCache
             for layer in range(len(reference))
         ]
         kv.stack_left_padded(cache, layer_pieces, past, spare=new)
-    logits = kv.forward(model, ids, mask, positions[:, past:], cache, names)
+    groups = attention.row_groups(mask) if attention.installed(model) else None
+    logits = kv.forward(model, ids, mask, positions[:, past:], cache, names, groups)
     for row in rows:
         row.past = []
         if store is not None:
@@ -305,6 +308,7 @@ class _Batch:
     cache: Any
     mask: torch.Tensor  # [rows, cache columns]: 1 for real tokens, 0 for padding
     last: torch.Tensor  # each row's position of its last token
+    groups: attention.RowGroups | None = None  # runs of rows for attention; None: not planned
 
     def keep(self, keep: list[int]) -> None:
         """Finished rows leave the batch: from the cache, the mask and the positions."""
@@ -312,6 +316,7 @@ class _Batch:
         self.cache.batch_select_indices(index)
         self.mask, self.last, self.logits = self.mask[index], self.last[index], self.logits[index]
         self.rows = [self.rows[k] for k in keep]
+        self.groups = None
         # Columns that only left rows used: padding for every row left, so cut them (views).
         layers = kv.layers(self.cache) if self.rows else None
         start = int(self.mask.any(dim=0).int().argmax()) if layers is not None else 0
@@ -357,11 +362,14 @@ def _decode(model: Any, decoder: _Decoder, pending: deque[_Row], settings: _Sett
     room = None if refill_at is None else max(1, int(batch_size * refill_at))
     # Only plain full caches can merge: others are prefilled in one group and never refilled.
     mergeable = kv.layers(kv.new_cache(model)) is not None
+    grouped = attention.installed(model)
 
     def admit(count: int) -> _Batch:
         rows = [pending.popleft() for _ in range(min(count, len(pending)))]
         lengths = [len(row.prompt) - row.reuse for row in rows]
         runs = prefill_groups(lengths, GROUP_COST_POSITIONS) if mergeable else [(0, len(rows))]
+        for start, end in runs:  # longest reused part first: left padding grows down each run
+            rows[start:end] = sorted(rows[start:end], key=lambda row: -row.reuse)
         if len(runs) == 1:
             return _Batch(rows, *_prefill(model, decoder, rows, store, names))
         # Each group is prefilled straight into its rows of one shared room, right-aligned, so
@@ -394,8 +402,10 @@ def _decode(model: Any, decoder: _Decoder, pending: deque[_Row], settings: _Sett
             batch.mask = torch.cat([batch.mask, batch.mask.new_ones((len(keep), 1))], dim=-1)
             batch.last = batch.last + 1
             step = torch.tensor(tokens, dtype=torch.long, device=device)[:, None]
+            if grouped and batch.groups is None:  # rows only move when some leave
+                batch.groups = attention.row_groups(batch.mask)
             batch.logits = kv.forward(model, step, batch.mask, batch.last[:, None], batch.cache,
-                                    names)
+                                      names, batch.groups)
         free = batch_size - len(batch.rows)
         if pending and not batch.rows:
             batch = admit(batch_size)
@@ -456,7 +466,8 @@ def generate(
     order = sorted((i for i, row in enumerate(rows) if row.error is None),
                    key=lambda i: -(len(rows[i].prompt) - rows[i].reuse))
     model.eval()
-    with torch.inference_mode():
+    # The cache's buffers are recycled for the next call (`buffers`): _remember copies.
+    with torch.inference_mode(), buffers.recycling(model.device):
         _decode(model, decoder, deque(rows[i] for i in order), settings, store, batch_size)
     results = []
     for row in rows:
@@ -488,8 +499,10 @@ def hf_generator(model: Any, tokenizer: Any, naive: bool = False) -> GenerateFn:
     """`generate` bound to a model: the backend signature that solvers call.
 
     On a CPU the model's linear layers are routed through oneDNN (`onednn.route_linears`),
-    2-2.5x faster than PyTorch's default for the rows of a decoding batch.
+    2-2.5x faster than PyTorch's default for the rows of a decoding batch, and SDPA attention
+    skips the batch's left padding run by run (`attention.install`).
     """
     if model.device.type == "cpu":
         onednn.route_linears(model)
+        attention.install(model)
     return partial(generate_naive if naive else generate, model, tokenizer)

@@ -15,6 +15,8 @@ from typing import Any
 import torch
 from transformers.cache_utils import DynamicLayer
 
+from socratic_distill.infer import buffers
+
 KV = tuple[torch.Tensor, torch.Tensor]  # one layer's keys and values [batch, heads, tokens, dim]
 
 
@@ -83,7 +85,7 @@ class SharedRoom:
         before it are zeroed (padding: masked, but finite)."""
         if layer not in self.buffers:
             shape = (self.rows, like.shape[1], room_length(self.width), like.shape[-1])
-            self.buffers[layer] = (like.new_empty(shape), like.new_empty(shape))
+            self.buffers[layer] = (buffers.empty(shape, like), buffers.empty(shape, like))
         for buffer in self.buffers[layer]:
             buffer[rows, :, :first].zero_()
         keys, values = self.buffers[layer]
@@ -92,10 +94,10 @@ class SharedRoom:
     def cache(self, model: Any):
         """A cache over every row of the buffers, `width` columns used."""
         cache = new_cache(model)
-        for index, buffers in self.buffers.items():
+        for index, pair in self.buffers.items():
             layer = cache.layers[index]
-            layer.lazy_initialization(*buffers)
-            layer._room = buffers
+            layer.lazy_initialization(*pair)
+            layer._room = pair
             layer._view_room(self.width)
         return cache
 
@@ -191,7 +193,7 @@ class RoomyLayer(DynamicLayer):
             self.placement = None  # a place is taken once; the shared room's width bounds it
             return shared.room(index, like, rows_slice, first)
         shape = (rows, like.shape[1], length, like.shape[-1])
-        return like.new_empty(shape), like.new_empty(shape)
+        return buffers.empty(shape, like), buffers.empty(shape, like)
 
     def _move_to_new_room(self, like: torch.Tensor, end: int) -> None:
         used = self.get_seq_length()
@@ -221,8 +223,10 @@ def forward_kwargs(model: Any) -> tuple[str, str | None]:
     )
 
 
-def forward(model: Any, ids, mask, positions, cache, names: tuple[str, str | None]):
-    """One forward pass that extends `cache`; the float logits of each row's last position."""
+def forward(model: Any, ids, mask, positions, cache, names: tuple[str, str | None],
+            row_groups: list | None = None):
+    """One forward pass that extends `cache`; the float logits of each row's last position.
+    `row_groups` goes to the attention function (`attention.grouped_sdpa`) when given."""
     cache_name, keep_name = names
     out = model(
         input_ids=ids,
@@ -231,6 +235,7 @@ def forward(model: Any, ids, mask, positions, cache, names: tuple[str, str | Non
         use_cache=True,
         **{cache_name: cache},
         **({keep_name: 1} if keep_name else {}),
+        **({"row_groups": row_groups} if row_groups is not None else {}),
     )
     return out.logits[:, -1, :].float()
 
