@@ -19,7 +19,7 @@ import time
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -59,6 +59,15 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
 }
 
 
+# Settings that `serve` shares with `solve`, defined once.
+PrefixCacheSetting = Annotated[bool, Field(
+    description="socratic: each turn computes only the tokens new since the problem's previous "
+    "turn (the HF backend keeps every active problem's KV cache).")]
+QgIncludeSolutionsSetting = Annotated[bool, Field(
+    description="The decomposer sees earlier solutions (off for a decomposer trained with "
+    "`build --qg-without-solutions`).")]
+
+
 class SolveConfig(BaseModel):
     """How to solve: the method and its decoding settings."""
 
@@ -79,14 +88,8 @@ class SolveConfig(BaseModel):
     calculator: bool = Field(True, description="Compute `<<expr=` annotations (GSM8K calculator).")
     batch_size: int = Field(32, ge=1, description="Rows decoded together.")
     seed: int = Field(0, description="Sampling seed; a problem's samples depend on it and its id.")
-    prefix_cache: bool = Field(
-        True, description="socratic: each turn computes only the tokens new since the problem's "
-        "previous turn (the HF backend keeps every active problem's KV cache)."
-    )
-    qg_include_solutions: bool = Field(
-        True, description="The decomposer sees earlier solutions (off for a decomposer trained "
-        "with `build --qg-without-solutions`)."
-    )
+    prefix_cache: PrefixCacheSetting = True
+    qg_include_solutions: QgIncludeSolutionsSetting = True
 
     @model_validator(mode="after")
     def _check(self) -> SolveConfig:

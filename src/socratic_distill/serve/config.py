@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from socratic_distill.errors import validated
+from socratic_distill.infer.solvers import PrefixCacheSetting, QgIncludeSolutionsSetting
 
 
 class ServeConfig(BaseModel):
@@ -54,14 +55,8 @@ class ServeConfig(BaseModel):
         1024, ge=1, description="OpenAI-style endpoints: the largest `max_tokens` accepted."
     )
     max_body_bytes: int = Field(262144, ge=1024, description="Largest request body (413 beyond).")
-    prefix_cache: bool = Field(
-        True, description="socratic: keep each dialogue's KV cache between turns, so that a "
-        "turn computes only the tokens new since the last (backends that support it)."
-    )
-    qg_include_solutions: bool = Field(
-        True, description="The decomposer sees earlier solutions (off for one trained with "
-        "`build --qg-without-solutions`)."
-    )
+    prefix_cache: PrefixCacheSetting = True
+    qg_include_solutions: QgIncludeSolutionsSetting = True
 
     @model_validator(mode="after")
     def _check(self) -> ServeConfig:
