@@ -49,6 +49,14 @@ def test_row_groups_are_the_cheapest_cut():
         assert cost(runs, 96, call_cost) == best
 
 
+def test_row_groups_runs_are_bounded(monkeypatch):
+    monkeypatch.setattr(attention, "MAX_RUN_ROWS", 4)
+    runs = attention.row_groups(left_padded([0] * 10, 16), call_cost=100)
+    assert len(runs) == 3 and all(end - start <= 4 for start, end, _ in runs)  # fewest calls
+    assert [start for start, _, _ in runs] == [0] + [end for _, end, _ in runs[:-1]]
+    assert runs[-1][1] == 10
+
+
 def sdpa_mask(firsts: list[int], queries: int, width: int) -> torch.Tensor:
     """[rows, 1, queries, width]: a left-padded causal mask, the queries being the last columns."""
     columns = torch.arange(width)
