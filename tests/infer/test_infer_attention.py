@@ -88,6 +88,9 @@ def test_install_switches_sdpa_only(tok):
     eager = make_model(tok)
     eager.set_attn_implementation("eager")
     assert not attention.install(eager) and not attention.installed(eager)
+    closed = make_model(tok)
+    closed.forward = lambda input_ids=None, attention_mask=None: None  # no **kwargs to pass on
+    assert not attention.install(closed) and not attention.installed(closed)
 
 
 def test_grouped_decoding_equals_naive_with_reused_prefixes(tok, monkeypatch):

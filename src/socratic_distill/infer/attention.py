@@ -20,6 +20,7 @@ masks) and switches a model that uses SDPA to it; `generate` passes the runs as 
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import torch
@@ -79,8 +80,13 @@ def grouped_sdpa(module: Any, query: torch.Tensor, key: torch.Tensor, value: tor
 
 
 def install(model: Any) -> bool:
-    """Switch `model` from SDPA to `grouped_sdpa`; False (and no change) for other attention."""
+    """Switch `model` from SDPA to `grouped_sdpa`; False (and no change) for other attention,
+    or for a model whose forward takes no extra keyword arguments (it could not pass the runs
+    on; transformers' own models all do)."""
     if getattr(model.config, "_attn_implementation", None) not in ("sdpa", NAME):
+        return False
+    parameters = inspect.signature(model.forward).parameters.values()
+    if not any(parameter.kind is inspect.Parameter.VAR_KEYWORD for parameter in parameters):
         return False
     AttentionInterface.register(NAME, grouped_sdpa)
     AttentionMaskInterface.register(NAME, sdpa_mask)
