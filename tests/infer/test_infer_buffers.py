@@ -87,3 +87,25 @@ def test_stale_values_in_recycled_buffers_change_nothing(tok, monkeypatch):
                       prefix_keys=keys)
     assert first == generate_naive(model, tok, prompts, max_new_tokens=6)
     assert reused == generate_naive(model, tok, longer, max_new_tokens=10)
+
+
+def test_concurrent_calls_cut_from_different_slabs(tok):
+    """Two threads generating at once each get a slab of their own; the text is unchanged."""
+    model = make_model(tok, seed=4)
+    prompts = [p.question[: 10 + 7 * i] for i, p in enumerate(make_problems(6))]
+    expected = generate_naive(model, tok, prompts, max_new_tokens=16)
+    started, results, slabs = threading.Barrier(2), {}, {}
+
+    def work(name):
+        with buffers.recycling(torch.device("cpu")):
+            slabs[name] = buffers._local.slab
+            started.wait()  # both blocks are open at once
+            results[name] = generate(model, tok, prompts, max_new_tokens=16, batch_size=6)
+
+    threads = [threading.Thread(target=work, args=(name,)) for name in "ab"]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert slabs["a"] is not slabs["b"]
+    assert results["a"] == expected and results["b"] == expected
