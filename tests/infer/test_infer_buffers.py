@@ -51,6 +51,18 @@ def test_a_call_larger_than_the_slab_grows_it():
         assert buffers.empty((count,), LIKE).data_ptr() == again.data_ptr()
 
 
+def test_a_call_beyond_the_cap_keeps_no_slab(monkeypatch):
+    monkeypatch.setattr(buffers, "MAX_BYTES", 1 << 20)
+    with buffers.recycling(torch.device("cpu")):
+        buffers._local.slab.memory = torch.empty(0, dtype=torch.uint8)  # start small
+        buffers.empty((1 << 19,), LIKE)  # 2 MiB
+    with buffers.recycling(torch.device("cpu")):
+        assert buffers._local.slab.memory.numel() == 0
+        buffers.empty((1 << 16,), LIKE)  # 256 KiB: under the cap
+    with buffers.recycling(torch.device("cpu")):
+        assert 0 < buffers._local.slab.memory.numel() <= 1 << 20
+
+
 def test_the_slab_outlives_its_thread():
     seen = []
 

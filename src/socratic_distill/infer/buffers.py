@@ -10,7 +10,7 @@ Inside `recycling(device)` (entered by `generate`), `empty` cuts buffers from on
 after the other; when the block ends they are all free again at once, and the slab waits for
 the next block of any thread (a server's worker threads come and go). A call that
 needs more than the slab holds gets the rest from `torch.empty`, and the next call finds a slab
-large enough. Nothing cut from the slab may be used after its block (`generate` copies what its
+large enough (up to `MAX_BYTES`). Nothing cut from the slab may be used after its block (`generate` copies what its
 prefix cache keeps). Outside such a block `empty` is `torch.empty`; as with it, the buffers
 hold old values.
 """
@@ -26,6 +26,9 @@ import torch
 
 ALIGN = 64  # bytes: every buffer starts on a cache line
 GROWTH = 1.25  # a new slab holds this many times the largest call's needs
+# Largest slab kept between calls: larger calls get fresh memory, as without recycling (their
+# page faults weigh less against their length), and a process does not hold gigabytes after it.
+MAX_BYTES = 1 << 30
 
 
 class Slab:
@@ -47,7 +50,8 @@ class Slab:
 
     def release(self) -> None:
         if self.wanted > self.memory.numel():
-            self.memory = torch.empty(int(self.wanted * GROWTH), dtype=torch.uint8)
+            size = int(self.wanted * GROWTH)
+            self.memory = torch.empty(size if size <= MAX_BYTES else 0, dtype=torch.uint8)
         self.used = self.wanted = 0
 
 
