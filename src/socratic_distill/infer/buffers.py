@@ -8,11 +8,11 @@ that decodes. PyTorch's CUDA allocator keeps freed blocks; the CPU one does not.
 
 Inside `recycling(device)` (entered by `generate`), `empty` cuts buffers from one slab, one
 after the other; when the block ends they are all free again at once, and the slab waits for
-the next block of any thread (a server's worker threads come and go). A call that
-needs more than the slab holds gets the rest from `torch.empty`, and the next call finds a slab
-large enough (up to `MAX_BYTES`). Nothing cut from the slab may be used after its block (`generate` copies what its
-prefix cache keeps). Outside such a block `empty` is `torch.empty`; as with it, the buffers
-hold old values.
+the next block of any thread (a server's worker threads come and go). A call that needs more
+than the slab holds gets the rest from `torch.empty`, and the next call finds a slab large
+enough (up to `MAX_BYTES`). Nothing cut from the slab may be used after its block (`generate`
+copies what its prefix cache keeps). Outside such a block `empty` is `torch.empty`; as with
+it, the buffers hold old values.
 """
 
 from __future__ import annotations
