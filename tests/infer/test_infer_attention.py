@@ -115,3 +115,32 @@ def test_grouped_decoding_equals_naive_with_reused_prefixes(tok, monkeypatch):
     assert any(g and len(g) > 1 and g[-1][2] > 0 for g in groups)  # padding was skipped
     assert reused == generate_naive(model, tok, longer, max_new_tokens=12)
     assert reused == generate(make_model(tok, seed=3), tok, longer, max_new_tokens=12)
+
+
+def tiny_mistral(tok, sliding_window):
+    from transformers import MistralConfig, MistralForCausalLM
+
+    torch.manual_seed(5)
+    config = MistralConfig(num_hidden_layers=2, hidden_size=64, intermediate_size=128,
+                           num_attention_heads=4, num_key_value_heads=2, vocab_size=len(tok),
+                           sliding_window=sliding_window, initializer_range=0.3,
+                           eos_token_id=tok.eos_token_id, pad_token_id=tok.eos_token_id)
+    return MistralForCausalLM(config).eval()
+
+
+def test_sliding_window_models_keep_sdpa(tok):
+    """Their keys are a window, not the mask's columns, so runs could not index them."""
+    model = tiny_mistral(tok, sliding_window=8)
+    assert not attention.install(model) and model.config._attn_implementation == "sdpa"
+
+
+def test_grouped_query_attention_equals_naive(tok, monkeypatch):
+    """Llama-style layers (grouped-query attention, as SmolLM2's) through runs of rows."""
+    monkeypatch.setattr(attention, "CALL_COST_COLUMNS", 0)
+    model = tiny_mistral(tok, sliding_window=None)
+    fn = hf_generator(model, tok)
+    assert attention.installed(model)
+    prompts = [p.question[: 6 + 14 * i] for i, p in enumerate(make_problems(6))]
+    batched = fn(prompts, max_new_tokens=10, batch_size=6)
+    assert batched == generate_naive(model, tok, prompts, max_new_tokens=10)
+    assert len({g.text for g in batched}) > 3 and all(g.completion_tokens for g in batched)

@@ -28,6 +28,8 @@ from transformers import AttentionInterface
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 
+from socratic_distill.infer import kv
+
 NAME = "sdpa_row_groups"
 # What one more SDPA call costs, in row-columns of attention: about 7 us of call overhead on
 # the measured CPU, where one row-column costs 0.05-0.14 us (warm or cold cache).
@@ -68,7 +70,8 @@ def grouped_sdpa(module: Any, query: torch.Tensor, key: torch.Tensor, value: tor
                  **kwargs: Any) -> tuple[torch.Tensor, None]:
     """transformers' SDPA attention, run per row group on the columns the group uses."""
     trivial = not row_groups or (len(row_groups) == 1 and row_groups[0][2] == 0)
-    if trivial or attention_mask is None or attention_mask.shape[0] != query.shape[0]:
+    if trivial or attention_mask is None or attention_mask.shape[0] != query.shape[0] \
+            or attention_mask.shape[-1] != key.shape[-2]:  # columns not the cache's own
         return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
     outputs = [
         sdpa_attention_forward(module, query[start:end], key[start:end, :, column:],
@@ -81,9 +84,12 @@ def grouped_sdpa(module: Any, query: torch.Tensor, key: torch.Tensor, value: tor
 
 def install(model: Any) -> bool:
     """Switch `model` from SDPA to `grouped_sdpa`; False (and no change) for other attention,
-    or for a model whose forward takes no extra keyword arguments (it could not pass the runs
-    on; transformers' own models all do)."""
+    for models with sliding-window layers (their keys are not the mask's columns), and for a
+    forward that takes no extra keyword arguments (it could not pass the runs on; transformers'
+    own models all do)."""
     if getattr(model.config, "_attn_implementation", None) not in ("sdpa", NAME):
+        return False
+    if kv.layers(kv.new_cache(model)) is None:
         return False
     parameters = inspect.signature(model.forward).parameters.values()
     if not any(parameter.kind is inspect.Parameter.VAR_KEYWORD for parameter in parameters):
