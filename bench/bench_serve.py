@@ -127,7 +127,11 @@ def main() -> None:
         print(f"| {'on' if result['batching'] else 'off'} | {args.clients} | {result['answered']}"
               f" | {result['refused']} | {result['other']} | {result['rate']:.2f} | {result['p50']:.2f} | "
               f"{result['p99']:.2f} | {result['rows']:.1f} | {result['rate'] / off['rate']:.2f}x |")
-    print(f"\nthroughput with batching: {on['rate'] / off['rate']:.2f}x (target >= 4x); answers "
+    spread = "; ".join(
+        f"{'on' if mode else 'off'} {min(r['rate'] for r in runs[mode]):.2f}-"
+        f"{max(r['rate'] for r in runs[mode]):.2f} req/s" for mode in (False, True))
+    print(f"\nruns (slowest-fastest): {spread}")
+    print(f"throughput with batching: {on['rate'] / off['rate']:.2f}x (target >= 4x); answers "
           f"identical on and off; {args.requests} synthetic:test problems, greedy, max 6 steps, "
           f"model {args.layers}x{args.width}, {torch.get_num_threads()} torch threads, median of "
           f"{args.runs} runs")
