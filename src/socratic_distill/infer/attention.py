@@ -89,7 +89,7 @@ def install(model: Any) -> bool:
     own models all do)."""
     if getattr(model.config, "_attn_implementation", None) not in ("sdpa", NAME):
         return False
-    if kv.layers(kv.new_cache(model)) is None:
+    if not kv.full_attention_only(model):
         return False
     parameters = inspect.signature(model.forward).parameters.values()
     if not any(parameter.kind is inspect.Parameter.VAR_KEYWORD for parameter in parameters):

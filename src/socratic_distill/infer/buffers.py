@@ -41,11 +41,12 @@ class Slab:
 
     def empty(self, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
         size = math.prod(shape) * like.element_size()
-        self.wanted += -(-size // ALIGN) * ALIGN
+        aligned = -(-size // ALIGN) * ALIGN
+        self.wanted += aligned
         if self.used + size > self.memory.numel():
             return like.new_empty(shape)
         piece = self.memory[self.used:self.used + size]
-        self.used += -(-size // ALIGN) * ALIGN
+        self.used += aligned
         return piece.view(like.dtype).view(shape)
 
     def release(self) -> None:

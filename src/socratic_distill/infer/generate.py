@@ -361,7 +361,7 @@ def _decode(model: Any, decoder: _Decoder, pending: deque[_Row], settings: _Sett
     refill_at = REFILL_AT.get(device.type, DEFAULT_REFILL_AT)
     room = None if refill_at is None else max(1, int(batch_size * refill_at))
     # Only plain full caches can merge: others are prefilled in one group and never refilled.
-    mergeable = kv.layers(kv.new_cache(model)) is not None
+    mergeable = kv.full_attention_only(model)
     grouped = attention.installed(model)
 
     def admit(count: int) -> _Batch:
@@ -402,7 +402,7 @@ def _decode(model: Any, decoder: _Decoder, pending: deque[_Row], settings: _Sett
             batch.mask = torch.cat([batch.mask, batch.mask.new_ones((len(keep), 1))], dim=-1)
             batch.last = batch.last + 1
             step = torch.tensor(tokens, dtype=torch.long, device=device)[:, None]
-            if grouped and batch.groups is None:  # rows only move when some leave
+            if grouped and batch.groups is None:  # planned anew when rows join or leave
                 batch.groups = attention.row_groups(batch.mask)
             batch.logits = kv.forward(model, step, batch.mask, batch.last[:, None], batch.cache,
                                       names, batch.groups)

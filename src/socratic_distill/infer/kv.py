@@ -240,6 +240,11 @@ def forward(model: Any, ids, mask, positions, cache, names: tuple[str, str | Non
     return out.logits[:, -1, :].float()
 
 
+def full_attention_only(model: Any) -> bool:
+    """Whether every layer of `model`'s cache holds the full prefix (no sliding windows)."""
+    return layers(new_cache(model)) is not None
+
+
 def layers(cache) -> list[KV] | None:
     """Each layer's keys and values; None when the cache is not a plain full one."""
     if any(type(layer) not in (DynamicLayer, RoomyLayer) for layer in cache.layers):
