@@ -51,16 +51,22 @@ def test_a_call_larger_than_the_slab_grows_it():
         assert buffers.empty((count,), LIKE).data_ptr() == again.data_ptr()
 
 
-def test_a_call_beyond_the_cap_keeps_no_slab(monkeypatch):
+def test_a_call_beyond_the_cap_leaves_the_slab_as_it_was(monkeypatch):
     monkeypatch.setattr(buffers, "MAX_BYTES", 1 << 20)
     with buffers.recycling(torch.device("cpu")):
         buffers._local.slab.memory = torch.empty(0, dtype=torch.uint8)  # start small
-        buffers.empty((1 << 19,), LIKE)  # 2 MiB
-    with buffers.recycling(torch.device("cpu")):
-        assert buffers._local.slab.memory.numel() == 0
         buffers.empty((1 << 16,), LIKE)  # 256 KiB: under the cap
     with buffers.recycling(torch.device("cpu")):
-        assert 0 < buffers._local.slab.memory.numel() <= 1 << 20
+        kept = buffers._local.slab.memory
+        assert 1 << 18 <= kept.numel() <= 1 << 20
+        buffers.empty((1 << 19,), LIKE)  # 2 MiB: beyond the cap, from fresh memory
+    with buffers.recycling(torch.device("cpu")):
+        assert buffers._local.slab.memory.data_ptr() == kept.data_ptr()
+        assert buffers._local.slab.memory.numel() == kept.numel()
+    with buffers.recycling(torch.device("cpu")):
+        buffers.empty((220_000,), LIKE)  # 880 KB: more than the slab, under the cap
+    with buffers.recycling(torch.device("cpu")):
+        assert buffers._local.slab.memory.numel() == 1 << 20  # grown, but no further than the cap
 
 
 def test_the_slab_outlives_its_thread():

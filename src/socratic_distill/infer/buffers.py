@@ -10,9 +10,9 @@ Inside `recycling(device)` (entered by `generate`), `empty` cuts buffers from on
 after the other; when the block ends they are all free again at once, and the slab waits for
 the next block of any thread (a server's worker threads come and go). A call that needs more
 than the slab holds gets the rest from `torch.empty`, and the next call finds a slab large
-enough (up to `MAX_BYTES`). Nothing cut from the slab may be used after its block (`generate`
-copies what its prefix cache keeps). Outside such a block `empty` is `torch.empty`; as with
-it, the buffers hold old values.
+enough (up to `MAX_BYTES`; a call beyond it leaves the slab as it was). Nothing cut from the
+slab may be used after its block (`generate` copies what its prefix cache keeps). Outside such
+a block `empty` is `torch.empty`; as with it, the buffers hold old values.
 """
 
 from __future__ import annotations
@@ -50,9 +50,9 @@ class Slab:
         return piece.view(like.dtype).view(shape)
 
     def release(self) -> None:
-        if self.wanted > self.memory.numel():
-            size = int(self.wanted * GROWTH)
-            self.memory = torch.empty(size if size <= MAX_BYTES else 0, dtype=torch.uint8)
+        # A call beyond the cap leaves the slab as it was: the calls it suited still find it.
+        if self.memory.numel() < self.wanted <= MAX_BYTES:
+            self.memory = torch.empty(min(int(self.wanted * GROWTH), MAX_BYTES), dtype=torch.uint8)
         self.used = self.wanted = 0
 
 
