@@ -33,7 +33,10 @@ from socratic_distill.serve.config import ServeConfig
 
 
 async def load(url: str, bodies: list[dict], clients: int, limit: float):
-    """(latencies, statuses, answers) of every request; `clients` in flight at once."""
+    """(latencies, statuses, answers, ends) of every request; `clients` in flight at once;
+    `ends`: when each answer came, in seconds from the start."""
+    begin = time.perf_counter()
+    ends: list[float | None] = [None] * len(bodies)
     latencies: list[float | None] = [None] * len(bodies)
     statuses: list[int | None] = [None] * len(bodies)
     answers: list[str | None] = [None] * len(bodies)
@@ -46,12 +49,25 @@ async def load(url: str, bodies: list[dict], clients: int, limit: float):
                 start = time.perf_counter()
                 response = await client.post(f"{url}/v1/solve", json=bodies[index])
                 latencies[index] = time.perf_counter() - start
+                ends[index] = time.perf_counter() - begin
                 statuses[index] = response.status_code
                 if response.status_code == 200:
                     answers[index] = response.json()["text"]
 
         await asyncio.wait_for(asyncio.gather(*(worker() for _ in range(clients))), limit)
-    return latencies, statuses, answers
+    return latencies, statuses, answers, ends
+
+
+def steady_rate(ends: list[float], statuses: list[int], clients: int) -> float | None:
+    """Requests answered (200) per second while all `clients` had one in flight, start-up
+    excluded: between the `clients`-th answer and the last one after which every client still
+    found a request to send (the (n - clients + 1)-th). None with too few requests for it."""
+    order = sorted(range(len(ends)), key=lambda i: ends[i])
+    first, last = clients - 1, len(ends) - clients
+    if last - first < clients:
+        return None
+    answered = sum(statuses[i] == 200 for i in order[first + 1:last + 1])
+    return answered / (ends[order[last]] - ends[order[first]])
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -68,7 +84,7 @@ def run(fn, bodies: list[dict], clients: int, batching: bool, limit: float,
         url = server.url
         httpx.post(f"{url}/v1/solve", json=bodies[0], timeout=limit)  # warm-up
         start = time.perf_counter()
-        latencies, statuses, answers = asyncio.run(load(url, bodies, clients, limit))
+        latencies, statuses, answers, ends = asyncio.run(load(url, bodies, clients, limit))
         wall = time.perf_counter() - start
         rows = httpx.get(f"{url}/metrics").text
     ok = [lat for lat, status in zip(latencies, statuses, strict=True) if status == 200]
@@ -79,7 +95,8 @@ def run(fn, bodies: list[dict], clients: int, batching: bool, limit: float,
     other = len(statuses) - len(ok) - statuses.count(503)  # errors such as 422, and lost requests
     return {"batching": batching, "answered": len(ok), "refused": statuses.count(503), "other": other,
             "wall": wall, "rate": len(ok) / wall, "p50": statistics.median(ok),
-            "p99": percentile(ok, 99), "answers": answers, "rows": total_rows / max(calls, 1)}
+            "p99": percentile(ok, 99), "answers": answers, "rows": total_rows / max(calls, 1),
+            "steady": steady_rate(ends, statuses, clients)}
 
 
 def main() -> None:
@@ -121,16 +138,27 @@ def main() -> None:
     off, on = results
     assert all(r["answers"] == off["answers"] for r in runs[False] + runs[True]), \
         "batching changed some answers"
+    steady = {mode: statistics.median(r["steady"] for r in runs[mode])
+              if all(r["steady"] for r in runs[mode]) else None for mode in (False, True)}
     print("\n| batching | clients | answered | 503 | other | throughput (req/s) | p50 latency (s) "
-          "| p99 latency (s) | rows per call | speed-up |\n|---|" + "---:|" * 9)
+          "| p99 latency (s) | rows per call | speed-up | steady req/s | steady speed-up |\n|---|"
+          + "---:|" * 11)
     for result in results:
-        print(f"| {'on' if result['batching'] else 'off'} | {args.clients} | {result['answered']}"
+        mode = result["batching"]
+        rate = f"{steady[mode]:.2f} | {steady[mode] / steady[False]:.2f}x" if steady[False] \
+            else "- | -"
+        print(f"| {'on' if mode else 'off'} | {args.clients} | {result['answered']}"
               f" | {result['refused']} | {result['other']} | {result['rate']:.2f} | {result['p50']:.2f} | "
-              f"{result['p99']:.2f} | {result['rows']:.1f} | {result['rate'] / off['rate']:.2f}x |")
+              f"{result['p99']:.2f} | {result['rows']:.1f} | {result['rate'] / off['rate']:.2f}x | {rate} |")
     spread = "; ".join(
         f"{'on' if mode else 'off'} {min(r['rate'] for r in runs[mode]):.2f}-"
         f"{max(r['rate'] for r in runs[mode]):.2f} req/s" for mode in (False, True))
     print(f"\nruns (slowest-fastest): {spread}")
+    if steady[False]:
+        print(f"steady: while all {args.clients} clients had a request in flight, from the "
+              f"{args.clients}th answer to the {args.requests - args.clients + 1}th (median of "
+              f"{args.runs}); the whole run also counts the closing phase, when fewer clients "
+              "are left")
     print(f"throughput with batching: {on['rate'] / off['rate']:.2f}x (target >= 4x); answers "
           f"identical on and off; {args.requests} synthetic:test problems, greedy, max 6 steps, "
           f"model {args.layers}x{args.width}, {torch.get_num_threads()} torch threads, median of "
