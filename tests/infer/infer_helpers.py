@@ -101,3 +101,15 @@ def save_student(model, tokenizer, path: Path, task: str, version: int = FORMAT_
     tokenizer.save_pretrained(path)
     (path / "student.json").write_text(json.dumps({"task": task, "format_version": version}))
     return path
+
+
+def tiny_mistral(tok, sliding_window=None):
+    """Llama-style layers (grouped-query attention, gated MLP), as SmolLM2's."""
+    from transformers import MistralConfig, MistralForCausalLM
+
+    torch.manual_seed(5)
+    config = MistralConfig(num_hidden_layers=2, hidden_size=64, intermediate_size=128,
+                           num_attention_heads=4, num_key_value_heads=2, vocab_size=len(tok),
+                           sliding_window=sliding_window, initializer_range=0.3,
+                           eos_token_id=tok.eos_token_id, pad_token_id=tok.eos_token_id)
+    return MistralForCausalLM(config).eval()

@@ -6,7 +6,7 @@ import itertools
 import random
 
 import torch
-from infer_helpers import make_model, make_problems
+from infer_helpers import make_model, make_problems, tiny_mistral
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
 from socratic_distill.infer import attention
@@ -115,17 +115,6 @@ def test_grouped_decoding_equals_naive_with_reused_prefixes(tok, monkeypatch):
     assert any(g and len(g) > 1 and g[-1][2] > 0 for g in groups)  # padding was skipped
     assert reused == generate_naive(model, tok, longer, max_new_tokens=12)
     assert reused == generate(make_model(tok, seed=3), tok, longer, max_new_tokens=12)
-
-
-def tiny_mistral(tok, sliding_window):
-    from transformers import MistralConfig, MistralForCausalLM
-
-    torch.manual_seed(5)
-    config = MistralConfig(num_hidden_layers=2, hidden_size=64, intermediate_size=128,
-                           num_attention_heads=4, num_key_value_heads=2, vocab_size=len(tok),
-                           sliding_window=sliding_window, initializer_range=0.3,
-                           eos_token_id=tok.eos_token_id, pad_token_id=tok.eos_token_id)
-    return MistralForCausalLM(config).eval()
 
 
 def test_sliding_window_models_keep_sdpa(tok):

@@ -1,4 +1,5 @@
-"""Linear layers through oneDNN: same values as PyTorch's own, training untouched."""
+"""Linear layers and MLP activations through oneDNN: same values as PyTorch's own, training
+untouched."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import copy
 
 import pytest
 import torch
-from infer_helpers import make_model
+from infer_helpers import make_model, tiny_mistral
 from test_infer_generate import varied_prompts
 
 from socratic_distill.infer import onednn
@@ -32,10 +33,58 @@ def test_routed_logits_match_the_default(tok):
     torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
 
 
-def test_training_keeps_the_layers_own_forward(tok):
+def tiny_llama(tok):
+    """The gated MLP with biases (`mlp_bias`), to check that they are added."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(7)
+    config = LlamaConfig(num_hidden_layers=2, hidden_size=64, intermediate_size=96,
+                         num_attention_heads=4, num_key_value_heads=2, vocab_size=len(tok),
+                         mlp_bias=True, initializer_range=0.3)
+    model = LlamaForCausalLM(config).eval()
+    for layer in model.model.layers:  # initialised to zero: make them count
+        torch.nn.init.normal_(layer.mlp.up_proj.bias, std=0.5)
+        torch.nn.init.normal_(layer.mlp.gate_proj.bias, std=0.5)
+    return model
+
+
+MODELS = {"gpt2": lambda tok: make_model(tok, layers=2, width=64), "mistral": tiny_mistral,
+          "llama": tiny_llama}
+
+
+def activations(model) -> list[torch.nn.Module]:
+    return [m for m in model.modules() if type(m) in onednn.POST_OPS]
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_fused_mlps_match_the_default(tok, name):
+    model = MODELS[name](tok)
+    fused = copy.deepcopy(model)
+    assert onednn.fuse_activations(fused) == 2  # one MLP per layer
+    assert onednn.fuse_activations(fused) == 0
+    calls = []
+    for act in activations(fused):
+        act.register_forward_hook(lambda *_: calls.append(1))
+    ids = torch.randint(0, len(tok), (5, 17))
+    with torch.inference_mode():
+        expected, got = model(ids).logits, fused(ids).logits
+    assert not calls  # the activations ran inside the linear kernels
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_unknown_activations_are_not_fused(tok):
     model = make_model(tok)
+    for layer in model.transformer.h:
+        layer.mlp.act = torch.nn.Tanh()
+    assert onednn.fuse_activations(model) == 0
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_training_keeps_the_layers_own_forward(tok, name):
+    model = MODELS[name](tok)
     routed = copy.deepcopy(model)
     onednn.route_linears(routed)
+    onednn.fuse_activations(routed)
     ids = torch.randint(0, len(tok), (2, 9))
     for net in (model, routed):
         net(ids, labels=ids).loss.backward()
@@ -50,4 +99,5 @@ def test_routed_batched_equals_naive_greedy(tok):
     prompts = varied_prompts()
     batched = hf_generator(model, tok)(prompts, max_new_tokens=24, batch_size=5)
     assert "forward" in model.transformer.h[0].mlp.c_fc.__dict__  # the binding routed it
+    assert "forward" in model.transformer.h[0].mlp.__dict__  # and fused its activation
     assert batched == generate_naive(model, tok, prompts, max_new_tokens=24)
