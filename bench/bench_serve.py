@@ -5,6 +5,7 @@
 A small scratch GPT-2 (2 layers, width 128; `bench_solve.py` trains a 4-layer one the same
 way), trained briefly on synthetic unified Socratic texts, serves as both decomposer and solver
 (the tasks share one text), so dialogues have real, varied lengths and end with `Q: [END]`.
+`--base smollm2` fine-tunes the deployment-size SmolLM2-135M the same way instead.
 The app runs on uvicorn on a free loopback port in this process; `--clients` concurrent clients
 send `--requests` POST /v1/solve requests in all (synthetic:test problems, greedy, calculator
 on), each client one request at a time. Batching off serves one request at a time; on, every
@@ -107,6 +108,11 @@ def main() -> None:
     parser.add_argument("--decode-batch", type=int, default=None,
                         help="rows per decoding chunk (ServeConfig.decode_batch_size)")
     parser.add_argument("--cache", type=Path, default=None, help="keep the trained model here")
+    parser.add_argument("--base", default=None, help="fine-tune this pretrained model instead "
+                        "of a scratch one (`smollm2`: SmolLM2-135M, the deployment size)")
+    parser.add_argument("--learning-rate", type=float, default=None,
+                        help="default: 3e-3 from scratch, 1e-4 fine-tuning `--base`")
+    parser.add_argument("--train-batch", type=int, default=16, help="training batch size")
     parser.add_argument("--layers", type=int, default=2, help="scratch model layers")
     parser.add_argument("--width", type=int, default=128, help="scratch model width")
     parser.add_argument("--limit", type=float, default=600, help="seconds per run, at most")
@@ -117,11 +123,13 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    print(f"training the scratch model ({args.train_steps} steps)...", flush=True)
+    print(f"training the model ({args.train_steps} steps) unless --cache holds it...", flush=True)
+    learning_rate = args.learning_rate or (1e-4 if args.base else 3e-3)
     model, tokenizer = unified_student(
         args.cache, layers=args.layers, width=args.width, steps=args.train_steps, problems=2000,
-        learning_rate=3e-3,
+        learning_rate=learning_rate, base=args.base, batch_size=args.train_batch,
     )
+    size = args.base or f"{args.layers}x{args.width}"
     fn = hf_generator(model, tokenizer)
     problems = load_problems("synthetic:test", limit=args.requests)
     bodies = [{"question": problems[i % len(problems)].question, "max_steps": 6}
@@ -161,7 +169,7 @@ def main() -> None:
               "are left")
     print(f"throughput with batching: {on['rate'] / off['rate']:.2f}x (target >= 4x); answers "
           f"identical on and off; {args.requests} synthetic:test problems, greedy, max 6 steps, "
-          f"model {args.layers}x{args.width}, {torch.get_num_threads()} torch threads, median of "
+          f"model {size}, {torch.get_num_threads()} torch threads, median of "
           f"{args.runs} runs")
 
 
