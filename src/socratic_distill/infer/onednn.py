@@ -102,7 +102,7 @@ def fuse_activations(model: Any) -> int:
 def _mlp_shape(module: Any) -> str | None:
     from transformers.pytorch_utils import Conv1D
 
-    if {"c_fc", "act", "c_proj"} <= set(module._modules) and type(module.act) in POST_OPS \
+    if set(module._modules) == {"c_fc", "act", "c_proj", "dropout"} and type(module.act) in POST_OPS \
             and isinstance(module.c_fc, Conv1D) and isinstance(module.c_proj, Conv1D):
         return "plain"
     gated = ("gate_proj", "up_proj", "down_proj")
