@@ -40,36 +40,52 @@ def route_linears(model: Any) -> int:
 
     Idempotent: a layer already routed is left alone.
     """
+    return _rebind(model, _weight_layout, _forward)
+
+
+def _rebind(model: Any, plan_of, forward) -> int:
+    """Bind `forward(module, own_forward, plan, inputs)` as the forward of every module of
+    `model` that `plan_of` gives a plan (not None); how many were bound."""
     if not available():
         return 0
+    bound = 0
+    for module in model.modules():
+        if "forward" in module.__dict__:  # bound already, or wrapped by someone else (hooks)
+            continue
+        plan = plan_of(module)
+        if plan is not None:
+            module.forward = partial(forward, module, type(module).forward, plan)
+            bound += 1
+    return bound
+
+
+def _weight_layout(module: Any):
+    """How a linear layer's weight reads as oneDNN's [out, in]; None for other modules."""
     from transformers.pytorch_utils import Conv1D
 
-    routed = 0
-    for module in model.modules():
-        if "forward" in module.__dict__:  # routed already, or wrapped by someone else (hooks)
-            continue
-        if isinstance(module, torch.nn.Linear):
-            weight = _as_is
-        elif isinstance(module, Conv1D):
-            weight = torch.Tensor.t  # Conv1D keeps [in, out]; a transposed view, no copy
-        else:
-            continue
-        module.forward = partial(_forward, module, type(module).forward, weight)
-        routed += 1
-    return routed
+    if isinstance(module, torch.nn.Linear):
+        return _as_is
+    if isinstance(module, Conv1D):
+        return torch.Tensor.t  # Conv1D keeps [in, out]; a transposed view, no copy
+    return None
 
 
 def _as_is(weight: torch.Tensor) -> torch.Tensor:
     return weight
 
 
+def _applies(inputs: torch.Tensor, weight: torch.Tensor) -> bool:
+    """Whether oneDNN computes this: float32 on a CPU, no gradient wanted."""
+    return (inputs.device.type == "cpu" and inputs.dtype == torch.float32
+            and weight.dtype == torch.float32
+            and not (torch.is_grad_enabled() and weight.requires_grad))
+
+
 def _forward(module, own_forward, weight_of, inputs: torch.Tensor) -> torch.Tensor:
-    weight = module.weight
-    if (inputs.device.type != "cpu" or inputs.dtype != torch.float32
-            or weight.dtype != torch.float32
-            or (torch.is_grad_enabled() and weight.requires_grad)):
+    if not _applies(inputs, module.weight):
         return own_forward(module, inputs)
-    return torch.ops.mkldnn._linear_pointwise(inputs, weight_of(weight), module.bias, "none", [], "")
+    return torch.ops.mkldnn._linear_pointwise(inputs, weight_of(module.weight), module.bias, "none",
+                                              [], "")
 
 
 # Activations oneDNN applies as a post-op, as (attr, algorithm): exact classes only, since a
@@ -86,17 +102,7 @@ POST_OPS: dict[type, tuple[str, str]] = {
 def fuse_activations(model: Any) -> int:
     """Compute `model`'s MLP activations (and gated products) inside oneDNN's linear kernel for
     CPU inference; how many MLPs were fused. Idempotent, like `route_linears`."""
-    if not available():
-        return 0
-    fused = 0
-    for module in model.modules():
-        if "forward" in module.__dict__:
-            continue
-        shape = _mlp_shape(module)
-        if shape is not None:
-            module.forward = partial(_fused_mlp, module, type(module).forward, shape)
-            fused += 1
-    return fused
+    return _rebind(model, _mlp_shape, _fused_mlp)
 
 
 def _mlp_shape(module: Any) -> str | None:
@@ -114,9 +120,7 @@ def _mlp_shape(module: Any) -> str | None:
 
 def _fused_mlp(module, own_forward, shape: str, inputs: torch.Tensor) -> torch.Tensor:
     first = module.c_fc if shape == "plain" else module.gate_proj
-    if (module.training or inputs.device.type != "cpu" or inputs.dtype != torch.float32
-            or first.weight.dtype != torch.float32
-            or (torch.is_grad_enabled() and first.weight.requires_grad)):
+    if module.training or not _applies(inputs, first.weight):
         return own_forward(module, inputs)
     if shape == "plain":
         attr, algorithm = POST_OPS[type(module.act)]
