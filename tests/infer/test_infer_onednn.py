@@ -101,3 +101,52 @@ def test_routed_batched_equals_naive_greedy(tok):
     assert "forward" in model.transformer.h[0].mlp.c_fc.__dict__  # the binding routed it
     assert "forward" in model.transformer.h[0].mlp.__dict__  # and fused its activation
     assert batched == generate_naive(model, tok, prompts, max_new_tokens=24)
+
+
+def test_frozen_weights_with_adapters_keep_their_gradients(tok):
+    """LoRA: base weights frozen, grad mode on. The gradient reaches the adapters of every layer
+    through the frozen layers above them, which the routed kernel (no backward) would cut."""
+    from peft import LoraConfig, get_peft_model
+
+    lora = LoraConfig(r=4, target_modules=["c_attn"], fan_in_fan_out=True, init_lora_weights=False)
+    grads = []
+    for route in (False, True):
+        model = make_model(tok, layers=2, width=64)
+        if route:
+            assert onednn.route_linears(model) > 0 and onednn.fuse_activations(model) == 2
+        adapted = get_peft_model(model, lora)
+        ids = torch.randint(0, len(tok), (2, 9), generator=torch.Generator().manual_seed(1))
+        adapted(input_ids=ids, labels=ids).loss.backward()
+        grads.append({name: p.grad for name, p in adapted.named_parameters() if p.requires_grad})
+    plain, routed = grads
+    assert plain and plain.keys() == routed.keys()
+    for name, grad in plain.items():
+        assert routed[name] is not None, name
+        torch.testing.assert_close(routed[name], grad, msg=name)
+
+
+def test_a_kernel_that_raises_keeps_the_plain_forward(tok, monkeypatch):
+    """A torch release that changes the private op's schema: nothing is bound, text unchanged."""
+    model, reference = make_model(tok), make_model(tok)
+
+    def changed_schema(*args):
+        raise RuntimeError("mkldnn::_linear_pointwise() Expected a value of type 'str'")
+
+    monkeypatch.setattr(onednn, "_pointwise", changed_schema)
+    monkeypatch.setattr(onednn, "_pointwise_binary", changed_schema)
+    assert onednn.route_linears(model) == 0 and onednn.fuse_activations(model) == 0
+    prompts = varied_prompts(4)
+    assert hf_generator(model, tok)(prompts, max_new_tokens=12) == \
+        generate_naive(reference, tok, prompts, max_new_tokens=12)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_a_kernel_that_differs_keeps_the_plain_forward(tok, name, monkeypatch):
+    model = MODELS[name](tok)
+    real = onednn._pointwise
+    monkeypatch.setattr(onednn, "_pointwise", lambda *args: real(*args) * 1.01)
+    assert onednn.route_linears(model) == 0 and onednn.fuse_activations(model) == 0
+    monkeypatch.setattr(onednn, "_pointwise", real)
+    monkeypatch.setattr(onednn, "_pointwise_binary", lambda *args: args[1] * 0)
+    gated = name != "gpt2"  # only the gated MLPs use the binary post-op
+    assert onednn.fuse_activations(MODELS[name](tok)) == (0 if gated else 2)
