@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import torch
 from infer_helpers import make_problems, make_steered
 
 import socratic_distill.infer.generate as generate_module
@@ -245,3 +246,29 @@ def test_reused_prefixes_of_unlike_lengths_decode_as_one_batch(model, tok):
         hook.remove()
     assert rows[:3] == [3, 3, 6] and cache.reused_tokens > 0
     assert reused == generate_naive(model, tok, longer, max_new_tokens=8)
+
+
+def test_nucleus_samples_follow_the_distribution_and_never_leave_it():
+    """The batch-at-once draw (inverse CDF at each row's uniform) samples the nucleus in
+    proportion, and a token outside it (or of zero probability) never."""
+    probs = torch.tensor([0.05, 0.5, 0.0, 0.3, 0.15])
+    rows = [generate_module._Row(prompt=[0], seed=seed, limit=1) for seed in range(4000)]
+    logits = probs.log().expand(len(rows), -1)
+    settings = generate_module._Settings(1, False, (), False, temperature=1.0, top_p=0.9)
+    counts = torch.bincount(generate_module._sample(logits, rows, settings), minlength=5)
+    assert counts[0] == 0 and counts[2] == 0  # beyond the 0.9 nucleus; zero probability
+    nucleus = torch.tensor([0.0, 0.5, 0.0, 0.3, 0.15]) / 0.95
+    assert torch.allclose(counts / len(rows), nucleus, atol=0.03)
+
+
+def test_each_row_draws_from_its_own_generator_on_the_logits_device():
+    logits = torch.randn(3, 40)
+    rows = [generate_module._Row(prompt=[0], seed=seed, limit=1) for seed in (5, 6, 7)]
+    settings = generate_module._Settings(1, False, (), False, temperature=1.0, top_p=1.0)
+    together = generate_module._sample(logits, rows, settings)
+    assert together.device == logits.device
+    assert all(row.rng is not None and row.rng.device == logits.device for row in rows)
+    # A row's sample does not depend on the other rows of its batch.
+    alone = [generate_module._sample(logits[k:k + 1], [generate_module._Row([0], seed, 1)],
+                                     settings) for k, seed in enumerate((5, 6, 7))]
+    assert together.tolist() == [int(token) for token in alone]

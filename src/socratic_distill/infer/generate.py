@@ -133,7 +133,7 @@ class _Row:
     forced: deque[int] = field(default_factory=deque)
     generated: int = 0  # tokens generated, the end token included
     reason: FinishReason | None = None
-    rng: torch.Generator | None = None
+    rng: torch.Generator | None = None  # for sampling, on the logits' device (`_generator`)
     key: Hashable | None = None  # its PrefixCache entry
     reuse: int = 0  # prompt tokens whose keys and values come from the PrefixCache
     past: list[kv.KV] = field(default_factory=list)
@@ -179,20 +179,35 @@ def _choose(logits: torch.Tensor, rows: list[_Row], settings: _Settings) -> list
     if settings.temperature <= 0:
         chosen = logits.argmax(dim=-1).tolist()
     else:
-        probs = torch.softmax(logits / settings.temperature, dim=-1)
-        if settings.top_p < 1.0:
-            sorted_probs, order = probs.sort(dim=-1, descending=True)
-            # Keep the smallest prefix whose mass reaches top_p (the top token always stays).
-            drop = sorted_probs.cumsum(dim=-1) - sorted_probs >= settings.top_p
-            sorted_probs = sorted_probs.masked_fill(drop, 0.0)
-            probs = torch.zeros_like(probs).scatter(-1, order, sorted_probs)
-        # One generator per row: a row's samples do not depend on its batch or position in it.
-        chosen = [
-            int(torch.multinomial(probs[k], 1, generator=row.rng).item())
-            for k, row in enumerate(rows)
-        ]
+        chosen = _sample(logits, rows, settings).tolist()
     pairs = zip(rows, chosen, strict=True)
     return [row.forced.popleft() if row.forced else token for row, token in pairs]
+
+
+def _sample(logits: torch.Tensor, rows: list[_Row], settings: _Settings) -> torch.Tensor:
+    """One nucleus sample per row, drawn for the whole batch at once by inverting each row's
+    CDF at a uniform from the row's own generator (on the logits' device): a row's samples do
+    not depend on its batch or its place in it, and no row waits on the host."""
+    probs = torch.softmax(logits / settings.temperature, dim=-1)
+    order = None
+    if settings.top_p < 1.0:
+        probs, order = probs.sort(dim=-1, descending=True)
+        # Keep the smallest prefix whose mass reaches top_p (the top token always stays).
+        probs = probs.masked_fill(probs.cumsum(dim=-1) - probs >= settings.top_p, 0.0)
+    uniforms = torch.cat([torch.rand(1, generator=_generator(row, logits.device),
+                                     device=logits.device) for row in rows])
+    cdf = probs.cumsum(dim=-1)
+    # The first token whose CDF exceeds u * total: never one of zero probability.
+    chosen = torch.searchsorted(cdf, (uniforms * cdf[:, -1])[:, None], right=True)
+    chosen = chosen.clamp(max=probs.shape[-1] - 1)
+    return (chosen if order is None else order.gather(-1, chosen)).squeeze(-1)
+
+
+def _generator(row: _Row, device: torch.device) -> torch.Generator:
+    """The row's random generator, on `device` (made from the row's seed on first use)."""
+    if row.rng is None or row.rng.device != device:
+        row.rng = torch.Generator(device=device).manual_seed(row.seed)
+    return row.rng
 
 
 def _advance(row: _Row, token: int, decoder: _Decoder, settings: _Settings) -> None:
@@ -454,8 +469,6 @@ def generate(
         if not encoded or limit < 1:
             row.error = f"prompt of {len(encoded)} tokens leaves no room to generate" + (
                 f" in the context window ({window} tokens)" if window else "")
-        if temperature > 0:
-            row.rng = torch.Generator().manual_seed(seeds[i])
         if keys is not None:
             row.key = keys[i]
             row.reuse, row.past = prefix_cache.lookup(row.key, encoded)
