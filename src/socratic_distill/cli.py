@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
+from socratic_distill import versions
 from socratic_distill.errors import UserError, validated
 
 app = typer.Typer(
@@ -396,6 +397,7 @@ def quickstart(
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
+        versions.check()  # an unsupported torch or transformers stops here, in one line
         code = typer.main.get_command(app).main(standalone_mode=False)
         sys.exit(code if isinstance(code, int) else 0)
     except typer.Exit as done:

@@ -116,3 +116,22 @@ def test_caches_placed_in_a_shared_room_join_without_copying():
             assert torch.equal(got, expected)
         # The joined cache is the placed caches' own memory: row 0 starts two columns earlier.
         assert joined.layers[layer].keys.data_ptr() == placed[0].layers[layer].keys.data_ptr() - 2 * 8 * 4
+
+
+def test_a_forward_without_a_known_cache_argument_is_an_error():
+    """Guessing a name the forward ignores would run every step without its cache."""
+    import pytest
+
+    from socratic_distill.versions import UnsupportedVersion
+
+    class Renamed(torch.nn.Module):
+        def forward(self, input_ids, attention_mask=None, kv_state=None, logits_to_keep=0):
+            return input_ids
+
+    with pytest.raises(UnsupportedVersion, match="neither `cache` nor `past_key_values`"):
+        kv.forward_kwargs(Renamed())
+
+
+def test_the_cache_argument_of_transformers_models_is_found(model):
+    cache, keep = kv.forward_kwargs(model)
+    assert cache in ("cache", "past_key_values") and keep == "logits_to_keep"

@@ -24,11 +24,15 @@ import inspect
 from typing import Any
 
 import torch
-from transformers import AttentionInterface
-from transformers.integrations.sdpa_attention import sdpa_attention_forward
-from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 
 from socratic_distill.infer import kv
+from socratic_distill.versions import internal
+
+AttentionInterface = internal("transformers", "AttentionInterface")
+AttentionMaskInterface = internal("transformers.masking_utils", "AttentionMaskInterface")
+sdpa_attention_forward = internal("transformers.integrations.sdpa_attention",
+                                  "sdpa_attention_forward")
+sdpa_mask = internal("transformers.masking_utils", "sdpa_mask")
 
 NAME = "sdpa_row_groups"
 # What one more SDPA call costs, in row-columns of attention: about 7 us of call overhead on

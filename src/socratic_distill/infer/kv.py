@@ -2,8 +2,9 @@
 
 The decoding loop needs a few things that transformers keeps inside its own `generate`: the
 per-layer key and value tensors (to merge two batches or keep a prefix), the name of the
-cache argument (`cache` in transformers 5, `past_key_values` before), and a store of earlier
-prompts' keys and values (`PrefixCache`). They live here, apart from the decoding logic.
+cache argument (`cache` in newer transformers releases, `past_key_values` in older ones), and
+a store of earlier prompts' keys and values (`PrefixCache`). They live here, apart from the
+decoding logic.
 """
 
 from __future__ import annotations
@@ -13,9 +14,12 @@ from collections.abc import Hashable, Sequence
 from typing import Any
 
 import torch
-from transformers.cache_utils import DynamicLayer
 
 from socratic_distill.infer import buffers
+from socratic_distill.versions import UnsupportedVersion, internal
+
+DynamicCache = internal("transformers", "DynamicCache")
+DynamicLayer = internal("transformers.cache_utils", "DynamicLayer")
 
 KV = tuple[torch.Tensor, torch.Tensor]  # one layer's keys and values [batch, heads, tokens, dim]
 
@@ -54,8 +58,6 @@ def new_cache(model: Any, shared: SharedRoom | None = None, rows: slice | None =
 
     With `shared`, those layers write into `shared`'s buffers at `rows`, from column `first` on.
     """
-    from transformers import DynamicCache
-
     cache = DynamicCache(config=model.config)
     cache.layers = [
         RoomyLayer(None if shared is None else (shared, index, rows, first))
@@ -215,12 +217,20 @@ def accepts(model: Any, *names: str) -> str | None:
 
 
 def forward_kwargs(model: Any) -> tuple[str, str | None]:
-    """The names of the cache and logits-to-keep arguments of `model`'s forward."""
-    # transformers 5 renamed `past_key_values` to `cache`; 4.50 renamed `num_logits_to_keep`.
-    return (
-        accepts(model, "cache", "past_key_values") or "past_key_values",
-        accepts(model, "logits_to_keep", "num_logits_to_keep"),
-    )
+    """The names of the cache and logits-to-keep arguments of `model`'s forward.
+
+    A forward that takes neither cache name is an error, not a guess: passed under a name the
+    model ignores, the cache would be silently dropped and every step would see one token.
+    """
+    # transformers renamed `past_key_values` to `cache` after 5.17; 4.50 renamed `num_logits_to_keep`.
+    cache = accepts(model, "cache", "past_key_values")
+    if cache is None:
+        raise UnsupportedVersion(
+            f"{type(model).__name__}.forward takes neither `cache` nor `past_key_values`: "
+            "this transformers release or model class passes the KV cache in a way "
+            "socratic-distill does not know"
+        )
+    return cache, accepts(model, "logits_to_keep", "num_logits_to_keep")
 
 
 def forward(model: Any, ids, mask, positions, cache, names: tuple[str, str | None],
