@@ -109,3 +109,22 @@ def test_a_run_killed_in_training_finishes_without_redoing_done_stages(tmp_path)
     record = json.loads((run_dir / "train-answer" / RECORD).read_text())
     assert record["summary"]["metrics"]["resumed_from"].startswith("checkpoint-")
     assert (run_dir / "evaluate-answer-test" / "metrics.json").is_file()
+
+
+def test_a_layout_change_rebuilds_and_retrains_everything_after_it(tmp_path, monkeypatch):
+    from socratic_distill import formats
+    from socratic_distill.stages import plan
+
+    config = mini(tmp_path)
+
+    def prints():
+        return {stage.name: print_ for stage, print_, _ in plan(plan_stages(config),
+                                                                 tmp_path / "run")}
+
+    before = prints()
+    monkeypatch.setattr(formats, "FORMAT_VERSION", formats.FORMAT_VERSION + 1)
+    after = prints()
+    changed = {name for name in before if before[name] != after[name]}
+    unchanged = {"data", "annotate-socratic", "annotate-cot"}
+    assert changed == set(before) - unchanged
+    assert {"build", "train-qg", "train-qa", "train-answer", "report"} <= changed

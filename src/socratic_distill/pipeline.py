@@ -21,6 +21,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from socratic_distill import formats
 from socratic_distill.build import build_training_sets
 from socratic_distill.config import METHOD_TASKS, ExperimentConfig
 from socratic_distill.data.registry import load_problems
@@ -99,7 +100,9 @@ def build_stage(config: ExperimentConfig, annotate_names: list[str]) -> Stage:
         counts = build_training_sets(annotated, directory, answer_problems=problems)
         return {"examples": counts}
 
-    return Stage("build", {"format": "v1"}, action, needs=["data", *annotate_names])
+    # The layouts' version: a layout change rebuilds the sets and retrains every student.
+    return Stage("build", {"format_version": formats.FORMAT_VERSION}, action,
+                 needs=["data", *annotate_names])
 
 
 def train_stage(config: ExperimentConfig, task: str) -> Stage:
