@@ -19,6 +19,8 @@ from __future__ import annotations
 import math
 import re
 
+# A complete annotation `<<expr=value>>`: the expression, then the value written after `=`.
+ANNOTATION_RE = re.compile(r"<<([^<>=]*)=([^<>]*)>>")
 MAX_LENGTH = 200
 MAX_MAGNITUDE = 1e15
 MAX_EXPONENT = 64

@@ -67,3 +67,22 @@ def test_no_results_is_a_clear_error(tmp_path):
         write_report([tmp_path / "empty"], tmp_path / "report")
     with pytest.raises(UserError, match="no such run directory"):
         write_report([tmp_path / "missing"], tmp_path / "report")
+
+
+def test_the_report_shows_where_wrong_answers_first_went_wrong(tmp_path):
+    from socratic_distill.eval.report import errors_table
+
+    socratic = record("socratic", {2: [True, False, False, False], 3: [False]})
+    for item, kind in zip([i for i in socratic["items"] if not i["correct"]],
+                          ["steps", "steps", "miscopied", "subquestion"], strict=True):
+        item["first_error"] = kind
+    answer = record("answer", {2: [False, False]})  # no steps: nothing classified
+    run = write_run(tmp_path, "run-e", [answer, socratic])
+    table = errors_table([answer | {"run": "run-e"}, socratic | {"run": "run-e"}])
+    assert len(table) == 2 and table[1][2] == "socratic" and table[1][3] == "4"
+    assert table[1][4] == "2 (50.0%)" and table[1][0 + 4 + 3] == "1 (25.0%)"  # steps, miscopied
+    paths = write_report([run], tmp_path / "out")
+    markdown = paths["markdown"].read_text()
+    assert "## Where wrong answers first went wrong" in markdown and "first_errors.png" in markdown
+    assert paths["first_errors"].stat().st_size > 1000
+    assert "Where wrong answers first went wrong" in paths["html"].read_text()

@@ -22,6 +22,7 @@ from socratic_distill.eval.answers import (
     normalize_answer,
     parse_number,
 )
+from socratic_distill.eval.diagnosis import first_error
 from socratic_distill.eval.metrics import accuracy_with_ci
 from socratic_distill.jsonl import read_jsonl
 from socratic_distill.schemas import Prediction, Problem
@@ -42,6 +43,9 @@ class ItemResult(BaseModel):
     error: str | None = Field(default=None, description="The prediction's `error`, if any.")
     num_steps: int | None = Field(default=None, description="Gold reasoning steps, if known.")
     tokens: int | None = Field(default=None, description="Tokens the solver generated.")
+    first_error: str | None = Field(
+        default=None, description="For a wrong answer with gold steps: where it first went wrong "
+        "(one of eval.diagnosis.FIRST_ERRORS).")
 
 
 class EvalResult(BaseModel):
@@ -145,7 +149,8 @@ def evaluate_predictions(
         items.append(ItemResult(id=problem.id, gold=problem.answer, predicted=predicted,
                                 correct=correct, error=prediction.error,
                                 num_steps=gold_step_count(problem),
-                                tokens=getattr(prediction, "completion_tokens", None)))
+                                tokens=getattr(prediction, "completion_tokens", None),
+                                first_error=None if correct else first_error(problem, prediction)))
     correct = sum(item.correct for item in items)
     accuracy, low, high = accuracy_with_ci(correct, len(gold), CONFIDENCE)
     return EvalResult(

@@ -2,9 +2,9 @@
 
 It reads every `metrics.json` that an evaluation wrote inside the runs (an `EvalResult` plus
 `run`, `method`, `split`, `dataset`, `student`, `train_seconds`, `solve_seconds`) and draws:
-accuracy per method with 95% intervals, accuracy by number of reasoning steps, tokens generated
-per problem, training and inference time, and accuracy against student size when several
-sizes ran. The HTML page embeds its plots, so it works offline as a single file.
+accuracy per method with 95% intervals, accuracy by number of reasoning steps, where wrong
+answers first went wrong (`eval.diagnosis`), tokens generated per problem, training and
+inference time, and accuracy against student size when several sizes ran. The HTML page embeds its plots, so it works offline as a single file.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from socratic_distill.errors import UserError
+from socratic_distill.eval.diagnosis import DESCRIPTIONS, FIRST_ERRORS
 from socratic_distill.eval.metrics import accuracy_with_ci
 from socratic_distill.jsonl import atomic_writer
 
@@ -97,6 +98,57 @@ def steps_table(rows: list[dict[str, Any]]) -> list[list[str]]:
         cells = [f"{_pct(c / t)} ({t})" if t else "–" for c, t in (counts.get(d, (0, 0)) for d in depths)]
         table.append([row["run"], row["split"], row["method"], *cells])
     return table
+
+
+def first_errors(row: dict[str, Any]) -> dict[str, int]:
+    """How many wrong predictions first went wrong in each way (`eval.diagnosis`)."""
+    counts = dict.fromkeys(FIRST_ERRORS, 0)
+    for item in row.get("items", []):
+        if item.get("first_error") in counts:
+            counts[item["first_error"]] += 1
+    return counts
+
+
+def errors_table(rows: list[dict[str, Any]]) -> list[list[str]]:
+    """Per method and split with classified mistakes: each kind's count and share of them."""
+    classified = [(row, first_errors(row)) for row in rows]
+    classified = [(row, counts) for row, counts in classified if sum(counts.values())]
+    if not classified:
+        return []
+    table = [["run", "split", "method", "wrong, classified", *FIRST_ERRORS]]
+    for row, counts in classified:
+        total = sum(counts.values())
+        table.append([row["run"], row["split"], row["method"], str(total),
+                      *[f"{counts[kind]} ({_pct(counts[kind] / total)}%)" for kind in FIRST_ERRORS]])
+    return table
+
+
+def plot_first_errors(rows: list[dict[str, Any]], path: Path) -> Path | None:
+    """One stacked bar per method and split: the share of each kind of first mistake."""
+    classified = [(row, first_errors(row)) for row in rows]
+    classified = [(row, counts) for row, counts in classified if sum(counts.values())]
+    if not classified:
+        return None
+    fig, ax = _axes()
+    several_runs = len({r["run"] for r in rows}) > 1
+    labels = [f"{row['method']} · {row['split']}" + (f" · {row['run']}" if several_runs else "")
+              for row, _ in classified]
+    left = [0.0] * len(classified)
+    for kind in FIRST_ERRORS:
+        shares = [100 * counts[kind] / sum(counts.values()) for _, counts in classified]
+        ax.barh(labels, shares, left=left, label=DESCRIPTIONS[kind])
+        left = [a + b for a, b in zip(left, shares, strict=True)]
+    ax.invert_yaxis()
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("share of wrong answers (%)")
+    ax.set_title("Where wrong answers first went wrong")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return path
 
 
 def _markdown(table: list[list[str]]) -> str:
@@ -183,8 +235,9 @@ def write_report(run_dirs: list[Path], out_dir: Path) -> dict[str, Path]:
     rows = collect(run_dirs)
     out_dir.mkdir(parents=True, exist_ok=True)
     plots = [p for p in (plot_accuracy_by_steps(rows, out_dir / "accuracy_by_steps.png"),
+                         plot_first_errors(rows, out_dir / "first_errors.png"),
                          plot_accuracy_vs_size(rows, out_dir / "accuracy_vs_size.png")) if p]
-    results, depth = results_table(rows), steps_table(rows)
+    results, depth, mistakes = results_table(rows), steps_table(rows), errors_table(rows)
     paper = [["model", "training", "GSM8K accuracy %"]] + [[m, t, f"{a:.1f}"] for m, t, a in PAPER_GSM8K]
     show_paper = any(row.get("dataset", "").startswith("gsm8k") for row in rows)
     title = "socratic-distill report: " + ", ".join(sorted({row["run"] for row in rows}))
@@ -192,6 +245,10 @@ def write_report(run_dirs: list[Path], out_dir: Path) -> dict[str, Path]:
     md = [f"# {title}", "", "## Accuracy", "", _markdown(results), ""]
     if depth:
         md += ["## Accuracy by number of reasoning steps", "", _markdown(depth), ""]
+    if mistakes:
+        md += ["## Where wrong answers first went wrong", "", _markdown(mistakes), "",
+               "; ".join(f"`{kind}`: {DESCRIPTIONS[kind]}" for kind in FIRST_ERRORS)
+               + " (each wrong answer with gold steps, at its first wrong step).", ""]
     md += [f"![{p.stem}]({p.name})" for p in plots] + [""]
     if show_paper:
         md += ["## Reported in the paper (Shridhar et al., 2023)", "", _markdown(paper), ""]
@@ -208,6 +265,8 @@ def write_report(run_dirs: list[Path], out_dir: Path) -> dict[str, Path]:
         "text-align:left}th{background:#f4f4f4}img{max-width:100%}</style></head><body>"
         f"<h1>{html.escape(title)}</h1><h2>Accuracy</h2>{_html_table(results)}"
         + (f"<h2>Accuracy by number of reasoning steps</h2>{_html_table(depth)}" if depth else "")
+        + (f"<h2>Where wrong answers first went wrong</h2>{_html_table(mistakes)}"
+           if mistakes else "")
         + images
         + (f"<h2>Reported in the paper</h2>{_html_table(paper)}" if show_paper else "")
         + "<p>Accuracy counts a missing or unparsable answer as wrong; intervals are Wilson 95%.</p>"

@@ -1,0 +1,96 @@
+"""Where a wrong step-by-step solution first went wrong, judged against the gold steps.
+
+Cheap and deterministic: no model, only the predicted steps beside the gold ones. The steps are
+walked in order; the first predicted step whose answer is not the gold step's answer is the
+place it went wrong, and why is decided in this order:
+
+- `unparsable`: the step computes nothing that can be read (no result, no answer);
+- `subquestion`: it asks for something other than the gold step (other numbers, or wording
+  too far from the gold subquestion's);
+- `miscopied`: its expression computes the gold value, but another value was written (after
+  the calculator, or in the answer);
+- `expression`: its expression (or its arithmetic) gives another value.
+
+When every compared step is right, the solution has the wrong number of `steps` (it ended
+early or ran on), or the right steps and a miscopied final answer. A CoT solution has no
+subquestions: each sentence with a `<<expr=value>>` annotation counts as one step.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+
+from socratic_distill.calculator import ANNOTATION_RE, safe_eval
+from socratic_distill.eval.answers import answers_match, format_number
+from socratic_distill.formats import step_answer
+from socratic_distill.schemas import Prediction, Problem, Step
+
+FIRST_ERRORS = ("steps", "subquestion", "expression", "miscopied", "unparsable")
+DESCRIPTIONS = {
+    "steps": "wrong number of steps (ended early or ran on)",
+    "subquestion": "a subquestion asking for something other than the gold step",
+    "expression": "a wrong expression",
+    "miscopied": "a value miscopied",
+    "unparsable": "unparsable",
+}
+# Word-level similarity below which two subquestions with the same numbers ask different things.
+SAME_QUESTION_RATIO = 0.6
+
+_WORD_RE = re.compile(r"[a-z]+|\d+(?:\.\d+)?")
+_NUMBER_RE = re.compile(r"\d+(?:\.\d+)?")
+_SENTENCE_RE = re.compile(r"(?<=[.!?])\s+")
+
+
+def first_error(problem: Problem, prediction: Prediction) -> str | None:
+    """The category of `prediction`'s first mistake (one of `FIRST_ERRORS`), or None when the
+    problem has no gold steps or the prediction has no steps to compare."""
+    gold = _gold_steps(problem)
+    if not gold:
+        return None
+    steps = prediction.steps or _cot_steps(prediction.prediction or "")
+    if not steps:
+        return "unparsable" if prediction.steps is not None or prediction.error else None
+    for predicted, expected in zip(steps, gold, strict=False):
+        mistake = _step_error(predicted, expected, problem.answer_type or "number")
+        if mistake is not None:
+            return mistake
+    return "steps" if len(steps) != len(gold) else "miscopied"
+
+
+def _gold_steps(problem: Problem) -> list[Step]:
+    """The gold steps, the last one answering with the problem's own answer."""
+    steps = list(problem.gold_steps or [])
+    if steps:
+        steps[-1] = steps[-1].model_copy(update={"answer": problem.answer})
+    return steps
+
+
+def _cot_steps(text: str) -> list[Step]:
+    return [Step(subquestion="", solution=sentence)
+            for sentence in _SENTENCE_RE.split(text) if ANNOTATION_RE.search(sentence)]
+
+
+def _step_error(predicted: Step, expected: Step, answer_type: str) -> str | None:
+    target = step_answer(expected, answer_type)
+    value = step_answer(predicted, answer_type)
+    if value is None:
+        return "unparsable"
+    if target is None or answers_match(value, target, answer_type):
+        return None
+    if predicted.subquestion and not same_question(predicted.subquestion, expected.subquestion):
+        return "subquestion"
+    annotations = ANNOTATION_RE.findall(predicted.solution)
+    if annotations:
+        computed = safe_eval(annotations[-1][0])
+        if computed is not None and answers_match(format_number(computed), target, answer_type):
+            return "miscopied"
+    return "expression"
+
+
+def same_question(predicted: str, gold: str) -> bool:
+    """Whether two subquestions ask the same: the same numbers, and similar enough words."""
+    if sorted(_NUMBER_RE.findall(predicted)) != sorted(_NUMBER_RE.findall(gold)):
+        return False
+    words = [_WORD_RE.findall(text.lower()) for text in (predicted, gold)]
+    return difflib.SequenceMatcher(None, *words).ratio() >= SAME_QUESTION_RATIO
