@@ -4,7 +4,8 @@ It reads every `metrics.json` that an evaluation wrote inside the runs (an `Eval
 `run`, `method`, `split`, `dataset`, `student`, `train_seconds`, `solve_seconds`) and draws:
 accuracy per method with 95% intervals, accuracy by number of reasoning steps, where wrong
 answers first went wrong (`eval.diagnosis`), tokens generated per problem, training and
-inference time, and accuracy against student size when several sizes ran. The HTML page embeds its plots, so it works offline as a single file.
+inference time, and accuracy against student size when several sizes ran. The HTML page
+embeds its plots, so it works offline as a single file.
 """
 
 from __future__ import annotations
