@@ -5,7 +5,7 @@ import json
 import pytest
 
 from socratic_distill.errors import UserError
-from socratic_distill.jsonl import atomic_writer, read_jsonl, write_jsonl
+from socratic_distill.jsonl import atomic_writer, drop_torn_tail, read_jsonl, write_jsonl
 from socratic_distill.schemas import Problem
 
 
@@ -54,3 +54,25 @@ def test_atomic_writer_creates_parents(tmp_path):
     with atomic_writer(tmp_path / "a" / "b.txt") as handle:
         handle.write("x")
     assert (tmp_path / "a" / "b.txt").read_text() == "x"
+
+
+@pytest.mark.parametrize(
+    ("content", "kept"),
+    [
+        (b'{"a": 1}\n{"b": 2}\n', b'{"a": 1}\n{"b": 2}\n'),  # whole: untouched
+        (b'{"a": 1}\n{"b": 2', b'{"a": 1}\n'),  # a record cut mid-write
+        (b'{"a": 1', b""),  # nothing complete at all
+        (b"", b""),
+        (b"x" * 70_000 + b"\n" + b"y" * 140_000, b"x" * 70_000 + b"\n"),  # tail over chunks
+    ],
+)
+def test_drop_torn_tail_keeps_whole_lines_only(tmp_path, content, kept):
+    path = tmp_path / "out.jsonl"
+    path.write_bytes(content)
+    assert drop_torn_tail(path) == len(content) - len(kept)
+    assert path.read_bytes() == kept
+
+
+def test_drop_torn_tail_of_a_missing_file_is_nothing(tmp_path):
+    assert drop_torn_tail(tmp_path / "none.jsonl") == 0
+    assert not (tmp_path / "none.jsonl").exists()

@@ -19,8 +19,13 @@ from __future__ import annotations
 import math
 import re
 
+# The calculator annotations of GSM8K's solutions, for every module that reads or writes them.
 # A complete annotation `<<expr=value>>`: the expression, then the value written after `=`.
 ANNOTATION_RE = re.compile(r"<<([^<>=]*)=([^<>]*)>>")
+# Anything between `<<` and `>>`, well-formed or not: its whole content.
+ANY_ANNOTATION_RE = re.compile(r"<<([^<>]*)>>")
+# An annotation open at the end of a text, `<<expr=`, waiting for the calculator's value.
+OPEN_ANNOTATION_RE = re.compile(r"<<([^<>=\n]*)=$")
 MAX_LENGTH = 200
 MAX_MAGNITUDE = 1e15
 MAX_EXPONENT = 64

@@ -7,6 +7,14 @@ class UserError(Exception):
     exit_code = 2
 
 
+def did_you_mean(word: str, choices) -> str:
+    """` (did you mean `x`?)` for the choice closest to a mistyped `word`, or ``."""
+    import difflib
+
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f" (did you mean `{close[0]}`?)" if close else ""
+
+
 def describe_validation(error, prefix: str = "") -> str:
     """The first problem of a pydantic ValidationError as "`field.path`: message"."""
     first = error.errors()[0]

@@ -27,9 +27,9 @@ Bump FORMAT_VERSION whenever a layout changes: trained students record it and so
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
+from socratic_distill.calculator import ANNOTATION_RE
 from socratic_distill.eval.answers import extract_answer, solution_result
 from socratic_distill.schemas import Problem, Step, TrainingExample
 
@@ -176,13 +176,10 @@ def _closing_steps(problem: Problem) -> list[Step]:
     return steps
 
 
-_CALCULATOR_RESULT_RE = re.compile(r"<<[^<>=]*=([^<>]*>>)")
-
-
 def without_calculator_results(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """`spans` minus the `value>>` of every `<<expr=value>>`: at inference the calculator writes
     those characters, so the student spends no capacity learning to compute them."""
-    holes = [match.span(1) for match in _CALCULATOR_RESULT_RE.finditer(text)]
+    holes = [(match.start(2), match.end()) for match in ANNOTATION_RE.finditer(text)]
     kept = []
     for start, end in spans:
         for hole_start, hole_end in holes:

@@ -99,6 +99,32 @@ def append_jsonl(path: str | Path, record: BaseModel | dict[str, Any]) -> None:
         os.fsync(handle.fileno())
 
 
+def drop_torn_tail(path: str | Path) -> int:
+    """Cut a partial last line (a crash mid-write) off an appended JSONL file; bytes dropped."""
+    path = Path(path)
+    if not path.is_file():
+        return 0
+    with path.open("rb+") as handle:
+        size = handle.seek(0, os.SEEK_END)
+        if size == 0:
+            return 0
+        handle.seek(size - 1)
+        if handle.read(1) == b"\n":
+            return 0
+        # Walk back by chunks to the last newline, so a large file is not read whole.
+        position = size
+        while position > 0:
+            step = min(65536, position)
+            handle.seek(position - step)
+            newline = handle.read(step).rfind(b"\n")
+            position -= step
+            if newline >= 0:
+                position += newline + 1
+                break
+        handle.truncate(position)
+    return size - position
+
+
 def file_sha256(path: str | Path) -> str:
     digest = hashlib.sha256()
     with Path(path).open("rb") as handle:

@@ -21,7 +21,6 @@ from socratic_distill.schemas import Problem, Step
 HUB_ID = "openai/gsm8k"
 VERSIONS = ("main", "socratic")
 
-_ANNOTATION_RE = re.compile(r"<<([^<>]*)>>")
 # A number as written in a solution: `1,200`, `0.5`, `-9`; a minus glued to a digit before it
 # (`40-10`) is an operator, not a sign.
 _NUMBER_RE = re.compile(r"(?:(?<![\d)])-)?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")

@@ -7,14 +7,13 @@ returns problems in the split's fixed order; `load_problems` applies `--limit`.
 
 from __future__ import annotations
 
-import difflib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from socratic_distill.errors import UserError
+from socratic_distill.errors import UserError, did_you_mean
 from socratic_distill.schemas import Problem
 
 Loader = Callable[..., list[Problem]]
@@ -49,11 +48,6 @@ def _ensure_registered() -> None:
     from socratic_distill.data import gsm8k, strategyqa, svamp, synthetic, userfile  # noqa: F401
 
 
-def _did_you_mean(word: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(word, choices, n=1)
-    return f" (did you mean `{close[0]}`?)" if close else ""
-
-
 def parse_spec(spec: str) -> tuple[DatasetSpec, str]:
     """Split `NAME[:SPLIT]` and check both against the registry."""
     _ensure_registered()
@@ -62,7 +56,7 @@ def parse_spec(spec: str) -> tuple[DatasetSpec, str]:
     if name not in DATASETS:
         known = ", ".join(sorted(DATASETS))
         raise UserError(
-            f"unknown dataset `{name}`{_did_you_mean(name, list(DATASETS))}; known: {known}"
+            f"unknown dataset `{name}`{did_you_mean(name, list(DATASETS))}; known: {known}"
         )
     dataset = DATASETS[name]
     if dataset.free_split:
@@ -72,7 +66,7 @@ def parse_spec(spec: str) -> tuple[DatasetSpec, str]:
     split = split or dataset.default_split
     if split not in dataset.splits:
         raise UserError(
-            f"dataset `{name}` has no split `{split}`{_did_you_mean(split, list(dataset.splits))};"
+            f"dataset `{name}` has no split `{split}`{did_you_mean(split, list(dataset.splits))};"
             f" splits: {', '.join(dataset.splits)}"
         )
     return dataset, split

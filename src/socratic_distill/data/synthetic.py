@@ -16,7 +16,6 @@ renders a problem's gold steps in GSM8K's socratic format.
 
 from __future__ import annotations
 
-import difflib
 import itertools
 import random
 import zlib
@@ -26,7 +25,7 @@ from typing import Any, NamedTuple
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from socratic_distill.data.registry import register_dataset
-from socratic_distill.errors import UserError
+from socratic_distill.errors import UserError, did_you_mean
 from socratic_distill.schemas import Problem, Step
 
 SPLITS = ("train", "validation", "test", "test-hard")
@@ -90,9 +89,7 @@ def parse_options(options: dict[str, Any] | None) -> SyntheticConfig:
         field = ".".join(str(part) for part in first["loc"])
         if first["type"] == "extra_forbidden":
             known = list(SyntheticConfig.model_fields)
-            close = difflib.get_close_matches(field, known, n=1)
-            hint = f" (did you mean `{close[0]}`?)" if close else ""
-            message = f"unknown option `{field}`{hint}; options: {', '.join(known)}"
+            message = f"unknown option `{field}`{did_you_mean(field, known)}; options: {', '.join(known)}"
         elif field:
             message = f"option `{field}`: {first['msg']} (got {first['input']!r})"
         else:  # a cross-field check: its message names the fields

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from socratic_distill.data.registry import register_dataset
-from socratic_distill.errors import UserError
+from socratic_distill.errors import UserError, describe_validation
 from socratic_distill.eval.answers import AnswerType, normalize_answer
 from socratic_distill.jsonl import iter_numbered
 from socratic_distill.schemas import Problem, Step
@@ -163,9 +163,7 @@ def row_to_problem(
             meta={**extras, **(meta or {})},
         )
     except ValidationError as error:
-        first = error.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or "record"
-        raise UserError(f"{where}: field `{field}`: {first['msg']}") from None
+        raise UserError(f"{where}: field {describe_validation(error)}") from None
 
 
 def _field_names(settings: UserFileOptions) -> set[str]:
@@ -211,8 +209,6 @@ def _steps(value: Any, where: str) -> list[Step] | None:
         try:
             step = Step.model_validate(item)
         except ValidationError as error:
-            first = error.errors()[0]
-            field = ".".join(str(part) for part in first["loc"]) or "step"
-            raise UserError(f"{where}: step {index + 1}, field `{field}`: {first['msg']}") from None
+            raise UserError(f"{where}: step {index + 1}, field {describe_validation(error)}") from None
         steps.append(step)
     return steps

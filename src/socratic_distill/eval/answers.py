@@ -12,6 +12,8 @@ from collections import Counter
 from fractions import Fraction
 from typing import Literal
 
+from socratic_distill.calculator import ANY_ANNOTATION_RE
+
 AnswerType = Literal["number", "yesno", "text"]
 
 _YES = {"yes", "true", "y"}
@@ -125,13 +127,12 @@ def _marked(text: str, answer_type: str) -> list[str]:
 # truncated line) leaves its result, so the number is not lost.
 _CALC_FOLLOWED_RE = re.compile(r"<<[^<>]*>>(?=\s*[-$€£]?\s*\.?\d)")
 _CALC_RESULT_RE = re.compile(r"<<[^<>]*=([^<>=]*)>>")
-_CALC_ANY_RE = re.compile(r"<<[^<>]*>>")
 
 
 def _strip_calculator(text: str) -> str:
     text = _CALC_FOLLOWED_RE.sub("", text)
     text = _CALC_RESULT_RE.sub(lambda match: f" {match.group(1).strip()} ", text)
-    return _CALC_ANY_RE.sub(" ", text)
+    return ANY_ANNOTATION_RE.sub(" ", text)
 
 
 def _last_number(matches: list[str]) -> str | None:

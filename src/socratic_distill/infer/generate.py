@@ -27,7 +27,6 @@ Every backend (this one, `vllm_backend`) has the same signature once bound to it
 from __future__ import annotations
 
 import math
-import re
 from collections import deque
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
@@ -36,14 +35,13 @@ from typing import Any, Literal, Protocol
 
 import torch
 
-from socratic_distill.calculator import safe_eval
+from socratic_distill.calculator import OPEN_ANNOTATION_RE, safe_eval
 from socratic_distill.eval.answers import format_number
 from socratic_distill.infer import attention, buffers, kv, onednn
 from socratic_distill.infer.kv import PrefixCache
 
 FinishReason = Literal["eos", "newline", "stop", "length", "error"]
 
-_CALC_OPEN_RE = re.compile(r"<<([^<>=\n]*)=$")
 _CALC_WINDOW = 64  # tokens of tail decoded to find `<<EXPR=`; annotations are far shorter
 # Waiting rows join a running batch once this fraction of it is free (None: only when it is
 # empty). A CPU forward costs in proportion to its rows, so fuller batches gain nothing there
@@ -94,7 +92,7 @@ class GenerateFn(Protocol):
 
 def calculator_result(text: str) -> str | None:
     """`VALUE>>` when `text` ends with an open annotation `<<EXPR=` whose EXPR evaluates."""
-    match = _CALC_OPEN_RE.search(text)
+    match = OPEN_ANNOTATION_RE.search(text)
     if not match:
         return None
     value = safe_eval(match.group(1))

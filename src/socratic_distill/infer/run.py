@@ -19,7 +19,6 @@ The CLI's part, in three calls:
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
@@ -33,12 +32,12 @@ from socratic_distill.eval.answers import answers_match
 from socratic_distill.formats import FORMAT_VERSION
 from socratic_distill.infer.generate import GenerateFn, hf_generator
 from socratic_distill.infer.solvers import ROLES, SolveConfig, solve
-from socratic_distill.jsonl import append_jsonl, write_jsonl
+from socratic_distill.jsonl import append_jsonl, drop_torn_tail, write_jsonl
 from socratic_distill.schemas import Prediction, Problem
+from socratic_distill.train.outdir import read_student_file
 
 log = logging.getLogger(__name__)
 
-METADATA_FILE = "student.json"
 TASK_NAMES = {
     "answer": "direct-answer model", "cot": "chain-of-thought model",
     "unified": "unified Socratic model", "qg": "decomposer", "qa": "solver",
@@ -67,16 +66,6 @@ def check_student(
         )
 
 
-def read_metadata(path: str | Path, flag: str) -> dict[str, Any]:
-    file = Path(path) / METADATA_FILE
-    if not file.is_file():
-        raise UserError(f"{flag}: {path} has no {METADATA_FILE}: not a trained student directory")
-    try:
-        return json.loads(file.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise UserError(f"{file}: invalid JSON ({error.msg})") from None
-
-
 def load_generators(
     method: str,
     dirs: Mapping[str, str | Path | None],
@@ -93,7 +82,7 @@ def load_generators(
         path = dirs.get(role)
         if path is None:
             raise UserError(f"method `{method}` needs {FLAGS[role]} DIR (a `{tasks[0]}` student)")
-        check_student(read_metadata(path, FLAGS[role]), tasks, FLAGS[role], path)
+        check_student(read_student_file(path, FLAGS[role]), tasks, FLAGS[role], path)
         generators[role] = _load_backend(Path(path), backend)
     return generators
 
@@ -180,14 +169,6 @@ def _merge(records: Sequence[Prediction]) -> dict[str, Prediction]:
         if record.error is None or merged.get(record.id, record).error is not None:
             merged[record.id] = record
     return merged
-
-
-def _drop_torn_tail(path: Path) -> None:
-    if path.is_file():
-        data = path.read_bytes()
-        if data and not data.endswith(b"\n"):
-            with path.open("r+b") as handle:
-                handle.truncate(data.rfind(b"\n") + 1)
 
 
 # ---- the driver ----
@@ -281,7 +262,7 @@ def solve_to_file(
         mine = todo[ranks.rank::ranks.world]
         suffix = f".rank{ranks.rank}" if ranks.world > 1 else ""
         partial = out.with_name(f"{out.name}.partial{suffix}")
-        _drop_torn_tail(partial)
+        drop_torn_tail(partial)
         out.parent.mkdir(parents=True, exist_ok=True)
         step = chunk_size or max(1, 4 * config.batch_size // config.samples)
         with _progress(len(mine), progress and ranks.rank == 0) as bar:

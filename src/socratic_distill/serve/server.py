@@ -57,8 +57,9 @@ def load_app(
 ) -> Any:
     """The FastAPI app serving the given students: socratic with `qg` and `qa`, and/or the
     method that a `model` student was trained for (answer, cot or unified)."""
-    from socratic_distill.infer.run import load_generators, read_metadata
+    from socratic_distill.infer.run import load_generators
     from socratic_distill.serve.app import create_app
+    from socratic_distill.train.outdir import read_student_file
 
     if (qg is None) != (qa is None):
         raise UserError("socratic serving needs both --qg DIR (decomposer) and --qa DIR (solver)")
@@ -71,7 +72,7 @@ def load_app(
         methods.append("socratic")
         named += [(Path(qg).name, "qg"), (Path(qa).name, "qa")]
     if model is not None:
-        task = read_metadata(model, "--model").get("task")
+        task = read_student_file(model, "--model").get("task")
         if task not in SINGLE_MODEL_TASKS:
             raise UserError(f"--model: {model} is a `{task}` student; --model serves an answer, "
                             "cot or unified student (a decomposer and a solver go to --qg/--qa)")

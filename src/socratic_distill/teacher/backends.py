@@ -16,13 +16,12 @@ completion (the cache key material: never the endpoint URL or the API key).
 
 from __future__ import annotations
 
-import difflib
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from socratic_distill.errors import UserError
+from socratic_distill.errors import UserError, did_you_mean
 from socratic_distill.schemas import Problem
 from socratic_distill.teacher.config import DEFAULT_BASE_URL, AnnotateConfig
 from socratic_distill.teacher.prompts import Prompt
@@ -84,8 +83,7 @@ def make_teacher(config: AnnotateConfig) -> Teacher:
     kind_name, colon, argument = config.teacher.strip().partition(":")
     kind_name = kind_name.lower()
     if kind_name not in TEACHERS:
-        close = difflib.get_close_matches(kind_name, list(TEACHERS), n=1)
-        hint = f" (did you mean `{close[0]}`?)" if close else ""
+        hint = did_you_mean(kind_name, TEACHERS)
         known = ", ".join(f"{k.name}:{k.argument}" if k.argument else k.name
                           for k in TEACHERS.values())
         raise UserError(f"unknown teacher `{config.teacher}`{hint}; known: {known}")

@@ -25,7 +25,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from socratic_distill.errors import UserError
+from socratic_distill.errors import UserError, describe_validation
 from socratic_distill.eval.answers import format_number, parse_number
 from socratic_distill.jsonl import iter_jsonl
 from socratic_distill.schemas import Problem, Step
@@ -190,10 +190,8 @@ def read_replay(path: Path) -> dict[tuple[str, int], ReplayLine]:
         try:
             line = ReplayLine.model_validate(record)
         except ValidationError as error:
-            first = error.errors()[0]
-            where = ".".join(str(part) for part in first["loc"])
-            raise UserError(f"{path}:{_line_number(path, number)}: field `{where}`: "
-                            f"{first['msg']}") from None
+            raise UserError(f"{path}:{_line_number(path, number)}: field "
+                            f"{describe_validation(error)}") from None
         key = (line.id, line.sample)
         if key in lines:
             raise UserError(f"{path}:{_line_number(path, number)}: id {line.id!r} sample "

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from socratic_distill.errors import UserError
+from socratic_distill.errors import UserError, describe_validation
+from socratic_distill.jsonl import drop_torn_tail
 from socratic_distill.schemas import Annotation
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,10 @@ class AnnotationStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         done: set[tuple[str, int]] = set()
         if self.path.exists():
-            self._drop_torn_tail()
+            dropped = drop_torn_tail(self.path)
+            if dropped:
+                log.warning("%s: dropped a partial last line (%d bytes) left by an interrupted run",
+                            self.path, dropped)
             for record in self._read():
                 if (record.teacher, record.style) != (teacher, style):
                     raise UserError(
@@ -53,30 +57,6 @@ class AnnotationStore:
         self._handle = self.path.open("a", encoding="utf-8")
         return done
 
-    def _drop_torn_tail(self) -> None:
-        with self.path.open("rb+") as handle:
-            handle.seek(0, os.SEEK_END)
-            size = handle.tell()
-            if size == 0:
-                return
-            handle.seek(size - 1)
-            if handle.read(1) == b"\n":
-                return
-            # Walk back to the last newline; everything after it is a partial record.
-            position = size
-            while position > 0:
-                step = min(65536, position)
-                handle.seek(position - step)
-                chunk = handle.read(step)
-                newline = chunk.rfind(b"\n")
-                if newline >= 0:
-                    position = position - step + newline + 1
-                    break
-                position -= step
-            handle.truncate(position)
-            log.warning("%s: dropped a partial last line (%d bytes) left by an interrupted run",
-                        self.path, size - position)
-
     def _read(self) -> list[Annotation]:
         records = []
         with self.path.open(encoding="utf-8") as handle:
@@ -86,9 +66,8 @@ class AnnotationStore:
                 try:
                     records.append(Annotation.model_validate_json(line))
                 except ValidationError as error:
-                    first = error.errors()[0]
                     raise UserError(
-                        f"{self.path}:{number}: not an annotation record ({first['msg']}); "
+                        f"{self.path}:{number}: not an annotation record ({describe_validation(error)}); "
                         "this file was not written by `annotate`: use another output"
                     ) from None
         return records

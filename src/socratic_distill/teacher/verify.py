@@ -17,12 +17,11 @@ import math
 import re
 from dataclasses import dataclass
 
-from socratic_distill.calculator import safe_eval
+from socratic_distill.calculator import ANY_ANNOTATION_RE, safe_eval
 from socratic_distill.eval.answers import answers_match
 from socratic_distill.schemas import Problem
 from socratic_distill.teacher.parse import Parsed
 
-_ANNOTATION_RE = re.compile(r"<<([^<>]*)>>")
 # A run of characters that can form arithmetic: numbers, operators, brackets, `$`, `%`, spaces.
 _ARITH_CHARS = r"[\d.,$%()+\-*/x×÷^ \t]"
 _LEFT_RE = re.compile(rf"{_ARITH_CHARS}+$")
@@ -66,11 +65,11 @@ def verify(parsed: Parsed, problem: Problem, keep_incorrect: bool = False) -> Ve
 
 def arithmetic_error(text: str) -> str | None:
     """The first wrong calculation in `text`, described; None when all that can be read is right."""
-    for annotation in _ANNOTATION_RE.findall(text):
+    for annotation in ANY_ANNOTATION_RE.findall(text):
         expression, equals, shown = annotation.rpartition("=")
         if equals and _wrong(expression, shown):
             return f"<<{annotation}>>: {expression.strip()} is {_fmt(safe_eval(expression))}"
-    plain = _ANNOTATION_RE.sub(" ", text)
+    plain = ANY_ANNOTATION_RE.sub(" ", text)
     for match in re.finditer(r"(?<![<>!=])=(?![=>])", plain):
         left = _left_operand(plain[: match.start()])
         right = _right_operand(plain[match.end():])

@@ -31,6 +31,22 @@ def read_json(path: Path) -> dict[str, Any] | None:
         return None
 
 
+def read_student_file(student_dir: str | Path, where: str = "") -> dict[str, Any]:
+    """The `student.json` of a trained student directory; a missing or bad one is a UserError
+    (prefixed by `where`, e.g. the flag that named the directory)."""
+    prefix = f"{where}: " if where else ""
+    path = Path(student_dir) / STUDENT_FILE
+    if not path.is_file():
+        raise UserError(f"{prefix}{student_dir} has no {STUDENT_FILE}: not a trained student directory")
+    try:
+        metadata = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise UserError(f"{prefix}{path}: invalid JSON ({error})") from None
+    if not isinstance(metadata, dict):
+        raise UserError(f"{prefix}{path}: expected a JSON object")
+    return metadata
+
+
 def last_complete_checkpoint(checkpoints: Path) -> Path | None:
     """The newest checkpoint whose trainer state (written last) reads back whole."""
     found = sorted(
