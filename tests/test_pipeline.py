@@ -6,6 +6,7 @@ import pytest
 
 from socratic_distill.config import parse_config
 from socratic_distill.errors import UserError
+from socratic_distill.jsonl import read_jsonl
 from socratic_distill.pipeline import plan_stages, results_table, run_experiment
 from socratic_distill.stages import RECORD
 
@@ -41,8 +42,11 @@ def test_miniature_run_end_to_end_then_rerun_skips_everything(tmp_path):
     assert (run_dir / "report" / "report.html").is_file()
     table = {(method, split): n for method, split, _, _, _, n in results_table(records)}
     assert table == {("answer", "test"): 6, ("socratic", "test"): 6}
-    annotate = records["annotate-socratic"]["summary"]
-    assert annotate  # the teacher's summary is kept with the stage
+    annotate = records["annotate-socratic"]["summary"]  # the teacher's summary, kept with the stage
+    annotations = read_jsonl(run_dir / "annotate-socratic" / "annotations.jsonl")
+    assert annotate["kept"] == sum(a["reject_reason"] is None for a in annotations)
+    assert annotate["kept"] + sum(annotate["rejected"].values()) == len(annotations) == 40
+    assert 0 < annotate["kept"] < 40  # noise 0.2: the filter had work to do
 
     before = stage_times(run_dir)
     run_experiment(config)

@@ -219,7 +219,8 @@ def build(
 def train(
     task: Annotated[str, typer.Option(help="answer, cot, unified, qg or qa.")],
     data: Annotated[Path, typer.Option(help="Directory written by `build`.")],
-    model: Annotated[str, typer.Option(help="HF id, local dir, .gguf file, or scratch:tiny|small|base.")],
+    model: Annotated[str, typer.Option(
+        help="HF id, local dir, .gguf file, or scratch:tiny|small|base[:gpt2|llama].")],
     out: Annotated[Path, typer.Option(help="Output model directory.")],
     epochs: Annotated[float | None, typer.Option(help="Passes over the training set.")] = None,
     max_steps: Annotated[int | None, typer.Option(help="Optimiser steps; overrides --epochs.")] = None,

@@ -13,6 +13,7 @@ import pytest
 from infer_helpers import make_model, make_problems, save_student
 
 from socratic_distill.errors import UserError
+from socratic_distill.eval.evaluate import evaluate_predictions, load_predictions
 from socratic_distill.formats import FORMAT_VERSION
 from socratic_distill.infer.generate import Generation, hf_generator
 from socratic_distill.infer.run import check_student, load_generators, solve_to_file
@@ -103,10 +104,13 @@ def test_load_generators_checks_and_loads(tok, problems, tmp_path):
     qg = save_student(make_model(tok, seed=1), tok, tmp_path / "qg", "qg")
     qa = save_student(make_model(tok, seed=2), tok, tmp_path / "qa", "qa")
     generators = load_generators("socratic", {"qg": qg, "qa": qa})
-    predictions = solve_to_file(problems[:2], tmp_path / "out.jsonl", generators,
-                                make_config(method="socratic", max_steps=1, max_new_tokens=6),
-                                progress=False)
-    assert predictions is not None
+    accuracy = solve_to_file(problems[:2], tmp_path / "out.jsonl", generators,
+                             make_config(method="socratic", max_steps=1, max_new_tokens=6),
+                             progress=False)
+    written = load_predictions(tmp_path / "out.jsonl")
+    assert [p.id for p in written] == [p.id for p in problems[:2]]
+    assert all(p.error is None and len(p.steps) == 1 for p in written)  # max_steps=1
+    assert accuracy == evaluate_predictions(problems[:2], written, mode="strict").accuracy
     with pytest.raises(UserError, match=r"--qa: .* is a `qg` student"):
         load_generators("socratic", {"qg": qg, "qa": qg})
     with pytest.raises(UserError, match="needs --model"):

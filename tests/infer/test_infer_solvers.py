@@ -31,14 +31,20 @@ def test_every_method_end_to_end(method, model, tok, problems):
     config = make_config(method=method, max_new_tokens=12, max_steps=2, batch_size=4)
     predictions = solve(problems, roles, config)
     assert [p.id for p in predictions] == [p.id for p in problems]
-    for prediction in predictions:
+    calls = 2 * config.max_steps + 1 if method == "socratic" else 1  # qg, qa per step; qg's end
+    for prediction, problem in zip(predictions, problems, strict=True):
         assert isinstance(prediction, Prediction) and prediction.error is None
-        assert isinstance(prediction.prediction, str)
-        assert prediction.prompt_tokens > 0 and prediction.completion_tokens > 0
+        assert prediction.prompt_tokens >= len(tok(problem.question)["input_ids"])
+        assert 0 < prediction.completion_tokens <= calls * config.max_new_tokens
         assert prediction.seconds >= 0
-        Prediction.model_validate_json(prediction.model_dump_json())  # a valid output line
+        assert Prediction.model_validate_json(prediction.model_dump_json()) == prediction
     if method == "socratic":
-        assert all(len(p.steps or []) <= 2 for p in predictions)
+        for prediction in predictions:
+            assert 1 <= len(prediction.steps) <= 2
+            text = " ".join(prediction.prediction.split())  # steps hold whitespace-normalised turns
+            for step in prediction.steps:  # the dialogue text holds every turn it parsed
+                assert " ".join(f"Q: {step.subquestion}".split()) in text
+                assert " ".join(f"A: {step.solution}".split()) in text
 
 
 @pytest.mark.parametrize("refill_at", [None, 0.25])

@@ -32,6 +32,35 @@ def test_scratch_activation_is_gpt2s_tanh_gelu():
     assert not torch.allclose(fused, torch.nn.functional.gelu(x), atol=1e-4)  # not the erf one
 
 
+def test_scratch_llama_has_rotary_positions_and_gpt2s_budget():
+    gpt2, _ = load_student("scratch:tiny", TEXTS)
+    llama, tokenizer = load_student("scratch:tiny:llama", TEXTS)
+    assert llama.config.model_type == "llama"
+    assert not any("position" in name for name, _ in llama.named_parameters())  # RoPE: none learned
+    assert llama.get_input_embeddings().weight is llama.get_output_embeddings().weight
+    assert (llama.config.num_hidden_layers, llama.config.hidden_size) == (2, 128)
+    assert llama.config.eos_token_id == llama.config.pad_token_id == tokenizer.eos_token_id
+    # Same layers and width, so the same budget but for GPT-2's learned position table.
+    positions = gpt2.transformer.wpe.weight.numel()
+    assert 0.9 < count_parameters(llama) / (count_parameters(gpt2) - positions) < 1.1
+
+
+def test_scratch_llama_trains_a_step():
+    import torch
+
+    model, tokenizer = load_student("scratch:tiny:llama", TEXTS)
+    batch = tokenizer(TEXTS[:4], return_tensors="pt", padding=True)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(3):
+        loss = model(**batch, labels=batch["input_ids"]).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0]
+
+
 def test_a_saved_model_directory_loads(tmp_path):
     model, tokenizer = load_student("scratch:tiny", TEXTS)
     model.save_pretrained(tmp_path)
@@ -45,6 +74,7 @@ def test_a_saved_model_directory_loads(tmp_path):
     ("spec", "message"),
     [
         ("scratch:huge", "unknown size"),
+        ("scratch:tiny:mamba", "unknown architecture `mamba` \\(choose one of gpt2, llama\\)"),
         ("./no/such/model", "no such model directory"),
         ("missing.gguf", "no such GGUF file"),
     ],

@@ -10,6 +10,7 @@ from train_helpers import arithmetic_examples, write_training_set
 from transformers import AutoModelForCausalLM, TrainerCallback
 
 from socratic_distill.errors import UserError
+from socratic_distill.formats import FORMAT_VERSION
 from socratic_distill.train import TrainConfig, load_trained, train_student
 from socratic_distill.train.outdir import last_complete_checkpoint
 
@@ -56,7 +57,7 @@ def test_tiny_model_learns_saves_and_reloads(data_dir, tmp_path, fast_config):
     assert len(changed) == len(recorder.initial)
 
     model, tokenizer, metadata = load_trained(out)
-    assert metadata["task"] == "answer" and metadata["format_version"] == 1
+    assert metadata["task"] == "answer" and metadata["format_version"] == FORMAT_VERSION
     assert metadata["base_model"] == "scratch:tiny"
     assert metadata["metrics"]["global_step"] == 30
     assert metadata["metrics"]["tokens_per_second"] > 0
@@ -165,10 +166,21 @@ def test_lora_adapters_are_merged_into_a_plain_model(data_dir, tmp_path):
     assert json.loads((out / "student.json").read_text())["config"]["learning_rate"] == 2e-4
 
 
-def test_bf16_on_cpu_comes_with_use_cpu(tmp_path):
-    from socratic_distill.train.arguments import build_training_args, use_bf16
+@pytest.mark.parametrize(("avx512_bf16", "amx"), [(True, False), (False, True), (False, False)])
+def test_bf16_auto_on_a_cpu_follows_native_support(monkeypatch, avx512_bf16, amx):
+    from socratic_distill.train import arguments
 
-    assert isinstance(use_bf16("auto"), bool)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(arguments, "_has_accelerator", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx, raising=False)
+    assert arguments.use_bf16("auto") is (avx512_bf16 or amx)
+    assert arguments.use_bf16(True) is True and arguments.use_bf16(False) is False
+
+
+def test_bf16_on_cpu_comes_with_use_cpu(tmp_path):
+    from socratic_distill.train.arguments import build_training_args
+
     args = build_training_args(TrainConfig(bf16=True), tmp_path, scratch=True, has_validation=False)
     assert args.bf16 and (args.use_cpu or torch.cuda.is_available())
     assert not build_training_args(TrainConfig(bf16=False), tmp_path, True, False).bf16

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from socratic_distill.formats import FORMAT_VERSION
 from socratic_distill.jsonl import write_jsonl
 from socratic_distill.schemas import TrainingExample
 
@@ -21,7 +22,7 @@ def arithmetic_examples(task: str = "answer", n: int = 40) -> list[TrainingExamp
                 task=task,
                 text=prompt + completion,
                 loss_spans=[(len(prompt), len(prompt + completion))],
-                format_version=1,
+                format_version=FORMAT_VERSION,
             )
         )
     return examples

