@@ -6,22 +6,17 @@ a context window long enough for the teacher's few-shot prompts (the annotate te
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
-from pathlib import Path
 
 import torch
-from transformers import GPT2Config, GPT2LMHeadModel
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "infer"))
-
-from infer_helpers import (  # noqa: E402
+from infer_helpers import (
     SteeredGPT2,
     make_problems,
     make_tokenizer,
     save_student,
 )
+from transformers import GPT2Config, GPT2LMHeadModel
 
 from socratic_distill.serve.background import BackgroundServer  # noqa: E402
 

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
+from fake_openai import FakeOpenAI
+from teacher_helpers import right_answer, sum_problem
 
 from socratic_distill.schemas import Problem
-
-sys.path.insert(0, str(Path(__file__).parent))
-
-from fake_openai import FakeOpenAI  # noqa: E402
-from teacher_helpers import right_answer, sum_problem  # noqa: E402
 
 
 @pytest.fixture
