@@ -17,7 +17,7 @@ from socratic_distill.eval.evaluate import evaluate_predictions, load_prediction
 from socratic_distill.formats import FORMAT_VERSION
 from socratic_distill.infer.generate import Generation, hf_generator
 from socratic_distill.infer.run import check_student, load_generators, solve_to_file
-from socratic_distill.infer.solvers import make_config
+from socratic_distill.infer.solvers import ROLES, make_config
 from socratic_distill.jsonl import append_jsonl, read_jsonl
 from socratic_distill.schemas import Prediction
 
@@ -95,6 +95,10 @@ def test_check_student():
     with pytest.raises(UserError, match=r"--qa: /m is a `qg` student \(decomposer\); "
                                         r"expected a `qa` student"):
         check_student({"task": "qg", "format_version": FORMAT_VERSION}, ("qa",), "--qa", "/m")
+    socratic = ROLES["socratic"]  # a unified student plays either role, a decomposer only its own
+    check_student({"task": "unified", "format_version": FORMAT_VERSION}, socratic["qa"], "--qa", "/m")
+    with pytest.raises(UserError, match=r"expected a `qa` or `unified` student"):
+        check_student({"task": "qg", "format_version": FORMAT_VERSION}, socratic["qa"], "--qa", "/m")
     with pytest.raises(UserError, match="format_version 0"):
         check_student({"task": "qa", "format_version": 0}, ("qa",), "--qa", "/m")
 

@@ -37,6 +37,11 @@ def test_serves_a_decomposer_and_a_solver(dirs):
         assert by_dir.status_code == 200
 
 
+def test_a_unified_student_serves_as_decomposer_and_solver(dirs):
+    app = load_app(qg=dirs["unified"], qa=dirs["unified"])
+    assert app.state.serve.methods == ["socratic"]
+
+
 def test_serves_a_unified_model_and_socratic_together(dirs):
     app = load_app(qg=dirs["qg"], qa=dirs["qa"], model=dirs["unified"])
     assert app.state.serve.methods == ["socratic", "unified"]
@@ -46,7 +51,7 @@ def test_serves_a_unified_model_and_socratic_together(dirs):
     ({}, "--model DIR, or --qg DIR and --qa DIR"),
     ({"qg": "qg"}, "both --qg DIR"),
     ({"model": "qg"}, "--model serves an answer, cot or unified student"),
-    ({"qg": "qa", "qa": "qa"}, "expected a `qg` student"),
+    ({"qg": "qa", "qa": "qa"}, "expected a `qg` or `unified` student"),
 ])
 def test_wrong_students_are_user_errors(dirs, kwargs, says):
     with pytest.raises(UserError, match=says):

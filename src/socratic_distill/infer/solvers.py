@@ -55,7 +55,8 @@ ROLES: dict[str, dict[str, tuple[str, ...]]] = {
     "answer": {"model": ("answer",)},
     "cot": {"model": ("cot",)},
     "unified": {"model": ("unified",)},
-    "socratic": {"qg": ("qg",), "qa": ("qa",)},
+    # A unified student learns both roles' spans of the same text, so it can play either.
+    "socratic": {"qg": ("qg", "unified"), "qa": ("qa", "unified")},
 }
 
 
