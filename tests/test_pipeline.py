@@ -65,6 +65,29 @@ def test_dry_run_plans_without_running(tmp_path):
     assert "train-qg" in records and not list((tmp_path / "run").glob(f"*/{RECORD}"))
 
 
+def test_one_unified_student_can_play_both_socratic_roles(tmp_path):
+    pair = {stage.name: stage for stage in plan_stages(mini(tmp_path))}
+    shared = {stage.name: stage for stage in plan_stages(mini(tmp_path, socratic_students="unified"))}
+    assert {"train-qg", "train-qa"} <= set(pair) and "train-unified" not in pair
+    assert "train-unified" in shared and not {"train-qg", "train-qa"} & set(shared)
+    assert shared["solve-socratic-test"].needs == ["train-unified"]
+    # The choice is part of the solve stage's settings, so switching it solves again.
+    assert shared["solve-socratic-test"].settings["students"] == ["unified"]
+    assert "students" not in pair["solve-socratic-test"].settings
+
+
+@pytest.mark.slow
+def test_a_run_with_one_unified_student_solves_socratic_with_it(tmp_path):
+    config = mini(tmp_path, methods=["socratic"], socratic_students="unified")
+    run_experiment(config)
+    run_dir = tmp_path / "run"
+    assert not (run_dir / "train-qg").exists() and (run_dir / "train-unified" / "student.json").is_file()
+    predictions = read_jsonl(run_dir / "solve-socratic-test" / "predictions.jsonl")
+    assert len(predictions) == 6 and all(p.get("steps") is not None for p in predictions)
+    metrics = json.loads((run_dir / "evaluate-socratic-test" / "metrics.json").read_text())
+    assert metrics["total"] == 6 and metrics["student"]["model"] == "scratch:tiny"
+
+
 def test_only_needs_its_inputs(tmp_path):
     with pytest.raises(UserError, match="needs `build`, which is not complete"):
         run_experiment(mini(tmp_path), only="train-qa")

@@ -68,6 +68,9 @@ class ExperimentConfig(Strict):
     students: dict[Literal["answer", "cot", "unified", "qg", "qa"], StudentSection] = Field(
         default_factory=dict, description="Per-task model and training overrides."
     )
+    socratic_students: Literal["pair", "unified"] = Field(
+        "pair", description="socratic: a decomposer and a solver trained apart (`pair`, the "
+        "paper's), or the `unified` student in both roles (one model, both roles' spans trained).")
     solve: dict[str, Any] = Field(default_factory=dict, description="SolveConfig for every method.")
     notes: str | None = Field(None, description="Free text: expected cost, provenance...")
 
@@ -86,8 +89,14 @@ class ExperimentConfig(Strict):
                 _validate(AnnotateConfig, self.annotate_settings(style), "teacher.options")
         return self
 
+    def method_tasks(self, method: str) -> tuple[str, ...]:
+        """The students `method` is solved with in this experiment."""
+        if method.startswith("socratic") and self.socratic_students == "unified":
+            return ("unified",)
+        return METHOD_TASKS[method]
+
     def tasks(self) -> list[str]:
-        needed = {task for method in self.methods for task in METHOD_TASKS[method]}
+        needed = {task for method in self.methods for task in self.method_tasks(method)}
         return [task for task in ("answer", "cot", "unified", "qg", "qa") if task in needed]
 
     def model_for(self, task: str) -> str:

@@ -124,7 +124,9 @@ def train_stage(config: ExperimentConfig, task: str) -> Stage:
 def solve_stage(config: ExperimentConfig, method: str, split: str) -> Stage:
     settings = {"solve": config.solve_settings(method),
                 "dataset": _dataset_settings(config, split, config.dataset.eval_limit)}
-    tasks = METHOD_TASKS[method]
+    tasks = config.method_tasks(method)
+    if tasks != METHOD_TASKS[method]:  # only then, so that existing runs keep their fingerprints
+        settings["students"] = list(tasks)
 
     def action(directory: Path) -> dict[str, Any]:
         from socratic_distill.infer.run import load_generators, solve_to_file
@@ -132,7 +134,9 @@ def solve_stage(config: ExperimentConfig, method: str, split: str) -> Stage:
 
         solve_config = make_config(**settings["solve"])
         run = directory.parent
-        roles = {"qg": "qg", "qa": "qa"} if solve_config.method == "socratic" else {"model": tasks[0]}
+        # A socratic pair is (qg, qa); one unified student plays both roles.
+        roles = {"qg": tasks[0], "qa": tasks[-1]} if solve_config.method == "socratic" \
+            else {"model": tasks[0]}
         generators = load_generators(
             solve_config.method, {role: run / f"train-{task}" for role, task in roles.items()},
             guidance=solve_config.guidance,
@@ -158,12 +162,12 @@ def evaluate_stage(config: ExperimentConfig, method: str, split: str) -> Stage:
         run = directory.parent
         problems = _problems(config, split, config.dataset.eval_limit)
         result = evaluate_predictions(problems, load_predictions(run / solve_name / "predictions.jsonl"))
-        trained = [read_record(run / f"train-{task}") or {} for task in METHOD_TASKS[method]]
+        trained = [read_record(run / f"train-{task}") or {} for task in config.method_tasks(method)]
         record = {
             "run": config.name, "method": method, "split": split,
             "dataset": config.dataset.spec(split),
             "student": {
-                "model": " + ".join(sorted({config.model_for(t) for t in METHOD_TASKS[method]})),
+                "model": " + ".join(sorted({config.model_for(t) for t in config.method_tasks(method)})),
                 "parameters": max((t.get("summary", {}).get("parameters") or 0 for t in trained),
                                   default=None),
             },
