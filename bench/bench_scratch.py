@@ -14,68 +14,61 @@ from __future__ import annotations
 import argparse
 import statistics
 import tempfile
-import time
+from importlib.resources import files
 from pathlib import Path
 
-from transformers import TrainerCallback
+from bench_train import StepClock
 
+from socratic_distill.config import load_config
 from socratic_distill.data.registry import load_problems
 from socratic_distill.formats import build_examples
 from socratic_distill.jsonl import write_jsonl
 from socratic_distill.train import TrainConfig, train_student
 from socratic_distill.train.outdir import read_student_file
 
-QUICKSTART_OPTIONS = {"min_steps": 1, "max_steps": 3, "max_number": 20, "distractors": 0}
 WARMUP_STEPS = 10
 
 
-class SteadyClock(TrainerCallback):
-    """Tokens and seconds from the end of step WARMUP_STEPS to the end of the last step."""
-
-    def __init__(self):
-        self.start = None
-
-    def on_step_end(self, args, state, control, **kwargs):
-        if state.global_step == WARMUP_STEPS:
-            self.start = (time.perf_counter(), state.num_input_tokens_seen)
-        self.end = (time.perf_counter(), state.num_input_tokens_seen)
-
-    def rate(self) -> float:
-        (started, tokens_before), (ended, tokens_after) = self.start, self.end
-        return (tokens_after - tokens_before) / (ended - started)
+def quickstart():
+    """The bundled quickstart experiment: its problems and training settings are this bench's."""
+    return load_config(Path(str(files("socratic_distill") / "configs" / "quickstart.yaml")))
 
 
-def write_texts(directory: Path, problems: int) -> None:
-    loaded = load_problems("synthetic:train", limit=problems, options=QUICKSTART_OPTIONS)
+def write_texts(directory: Path, problems: int, options: dict) -> None:
+    loaded = load_problems("synthetic:train", limit=problems, options=options)
     write_jsonl(directory / "qa.jsonl", [ex for p in loaded for ex in build_examples(p, "qa")])
 
 
-def run_once(spec: str, data: Path, steps: int, batch_size: int) -> dict:
-    clock = SteadyClock()
-    config = TrainConfig(max_steps=steps, batch_size=batch_size, learning_rate=0.004,
+def run_once(spec: str, data: Path, steps: int, batch_size: int, learning_rate: float) -> dict:
+    clock = StepClock()
+    config = TrainConfig(max_steps=steps, batch_size=batch_size, learning_rate=learning_rate,
                          validation_fraction=0.0, save_steps=10 * steps, logging_steps=steps)
     with tempfile.TemporaryDirectory(prefix="bench-scratch-") as out:
         train_student("qa", data, spec, out, config, callbacks=[clock])
         metadata = read_student_file(out)
         return {"parameters": metadata["parameters"],
-                "tokens_per_second": metadata["metrics"]["tokens_per_second"], "steady": clock.rate()}
+                "tokens_per_second": metadata["metrics"]["tokens_per_second"],
+                "steady": clock.steady_rate(WARMUP_STEPS)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--specs", nargs="+", default=["scratch:tiny", "scratch:tiny:llama",
                                                         "scratch:small", "scratch:small:llama"])
+    experiment = quickstart()
+    settings = experiment.train_settings("qa")
     parser.add_argument("--steps", type=int, default=60)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--problems", type=int, default=3000)
+    parser.add_argument("--batch-size", type=int, default=settings["batch_size"])
+    parser.add_argument("--problems", type=int, default=experiment.dataset.train_limit)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-scratch-data-") as data:
-        write_texts(Path(data), args.problems)
+        write_texts(Path(data), args.problems, experiment.dataset.options)
         runs = {spec: [] for spec in args.specs}
         for _ in range(args.repeats):
             for spec in args.specs:
-                runs[spec].append(run_once(spec, Path(data), args.steps, args.batch_size))
+                runs[spec].append(run_once(spec, Path(data), args.steps, args.batch_size,
+                                           settings["learning_rate"]))
     print(f"\n{args.steps} steps, batch {args.batch_size}, median of {args.repeats}\n")
     print("| spec | parameters | real tokens/s | steady tokens/s | steady vs first |")
     print("|---|---:|---:|---:|---:|")

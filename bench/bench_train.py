@@ -103,9 +103,9 @@ class StepClock(TrainerCallback):
     def on_step_end(self, args, state, control, **kwargs):
         self.marks.append((time.perf_counter(), state.num_input_tokens_seen))
 
-    def steady_rate(self) -> float:
-        """Tokens per second from the end of the first step to the end of the last."""
-        (start, seen), (end, total) = self.marks[0], self.marks[-1]
+    def steady_rate(self, warmup_steps: int = 1) -> float:
+        """Tokens per second from the end of step `warmup_steps` to the end of the last."""
+        (start, seen), (end, total) = self.marks[warmup_steps - 1], self.marks[-1]
         return (total - seen) / (end - start)
 
 
