@@ -26,6 +26,7 @@ def test_defaults_and_overrides():
     ({"name": "x", "dataset": {"name": "gsm8k", "splits": 1}}, "`dataset.splits`"),
     ({"name": "x", "train": {"lerning_rate": 1}}, "`students.answer.train.lerning_rate`"),
     ({"name": "x", "solve": {"temperature": -1}}, "`solve.temperature`"),
+    ({"name": "x", "socratic_students": "both"}, "`socratic_students`: Input should be 'pair' or 'unified'"),
     ({"name": "x", "teacher": {"spec": "gold", "styles": ["prose"]}}, "`teacher.styles.0`"),
     ({"name": "x", "teacher": {"spec": "openai:m", "options": {"noise": 0.5}}}, "noise"),
     ({}, "`name`"),
