@@ -56,7 +56,7 @@ def main() -> None:
     parser.add_argument("--specs", nargs="+", default=["scratch:tiny", "scratch:tiny:llama",
                                                         "scratch:small", "scratch:small:llama"])
     experiment = quickstart()
-    settings = experiment.train_settings("qa")
+    settings = experiment.train_settings("unified")
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--batch-size", type=int, default=settings["batch_size"])
     parser.add_argument("--problems", type=int, default=experiment.dataset.train_limit)

@@ -50,6 +50,9 @@ def test_the_bundled_quickstart_config_is_valid():
 
     config = load_config(str(files("socratic_distill") / "configs" / "quickstart.yaml"))
     assert config.dataset.name == "synthetic" and "socratic" in config.methods
+    # One unified student plays both socratic roles, so no decomposer or solver is trained.
+    assert config.method_tasks("socratic") == ("unified",)
+    assert config.tasks() == ["answer", "cot", "unified"]
 
 
 def test_every_shipped_recipe_is_valid():
