@@ -16,7 +16,8 @@ from pathlib import Path
 from socratic_distill import formats
 from socratic_distill.errors import UserError
 from socratic_distill.jsonl import atomic_writer, file_sha256, iter_jsonl, read_jsonl, write_jsonl
-from socratic_distill.schemas import TASKS, Annotation, Problem
+from socratic_distill.methods import TASKS
+from socratic_distill.schemas import Annotation, Problem
 
 MANIFEST = "build.json"
 

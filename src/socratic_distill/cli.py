@@ -235,7 +235,7 @@ def train(
     resume: Annotated[bool, typer.Option(help="Continue from the last checkpoint in --out.")] = False,
 ) -> None:
     """Fine-tune a student on one task (runs under `accelerate launch` / `torchrun` as is)."""
-    from socratic_distill.schemas import TASKS
+    from socratic_distill.methods import TASKS
     from socratic_distill.train import TrainConfig, train_student
 
     if task not in TASKS:

@@ -14,17 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from socratic_distill.errors import UserError, describe_validation
-
-RunMethod = Literal["answer", "cot", "unified", "socratic", "socratic-gold"]
-
-# The students each method needs.
-METHOD_TASKS: dict[str, tuple[str, ...]] = {
-    "answer": ("answer",),
-    "cot": ("cot",),
-    "unified": ("unified",),
-    "socratic": ("qg", "qa"),
-    "socratic-gold": ("qa",),
-}
+from socratic_distill.methods import RUN_METHODS, TASKS, RunMethod, Task, run_method_tasks
 
 
 class Strict(BaseModel):
@@ -65,7 +55,7 @@ class ExperimentConfig(Strict):
     methods: list[RunMethod] = Field(["answer", "cot", "unified", "socratic"])
     default_model: str = Field("scratch:small", description="Student model for every task.")
     train: dict[str, Any] = Field(default_factory=dict, description="TrainConfig for every task.")
-    students: dict[Literal["answer", "cot", "unified", "qg", "qa"], StudentSection] = Field(
+    students: dict[Task, StudentSection] = Field(
         default_factory=dict, description="Per-task model and training overrides."
     )
     socratic_students: Literal["pair", "unified"] = Field(
@@ -91,13 +81,13 @@ class ExperimentConfig(Strict):
 
     def method_tasks(self, method: str) -> tuple[str, ...]:
         """The students `method` is solved with in this experiment."""
-        if method.startswith("socratic") and self.socratic_students == "unified":
+        if self.socratic_students == "unified" and RUN_METHODS[method][0] == "socratic":
             return ("unified",)
-        return METHOD_TASKS[method]
+        return run_method_tasks(method)
 
     def tasks(self) -> list[str]:
         needed = {task for method in self.methods for task in self.method_tasks(method)}
-        return [task for task in ("answer", "cot", "unified", "qg", "qa") if task in needed]
+        return [task for task in TASKS if task in needed]
 
     def model_for(self, task: str) -> str:
         student = self.students.get(task)
@@ -108,9 +98,8 @@ class ExperimentConfig(Strict):
         return {**self.train, **(student.train if student else {})}
 
     def solve_settings(self, method: str) -> dict[str, Any]:
-        base = method.removesuffix("-gold")
-        extra = {"guidance": "gold"} if method.endswith("-gold") else {}
-        return {**self.solve, "method": base, **extra}
+        base, implied = RUN_METHODS[method]
+        return {**self.solve, "method": base, **implied}
 
     def annotate_settings(self, style: str) -> dict[str, Any]:
         return {**self.teacher.options, "teacher": self.teacher.spec, "style": style}

@@ -23,10 +23,11 @@ from typing import Any
 
 from socratic_distill import formats
 from socratic_distill.build import build_training_sets
-from socratic_distill.config import METHOD_TASKS, ExperimentConfig
+from socratic_distill.config import ExperimentConfig
 from socratic_distill.data.registry import load_problems
 from socratic_distill.errors import UserError
 from socratic_distill.jsonl import atomic_writer, file_sha256, read_jsonl, write_jsonl
+from socratic_distill.methods import run_method_tasks
 from socratic_distill.schemas import Annotation, Problem
 from socratic_distill.stages import Stage, run_stages
 
@@ -125,7 +126,7 @@ def solve_stage(config: ExperimentConfig, method: str, split: str) -> Stage:
     settings = {"solve": config.solve_settings(method),
                 "dataset": _dataset_settings(config, split, config.dataset.eval_limit)}
     tasks = config.method_tasks(method)
-    if tasks != METHOD_TASKS[method]:  # only then, so that existing runs keep their fingerprints
+    if tasks != run_method_tasks(method):  # only then, so that existing runs keep their fingerprints
         settings["students"] = list(tasks)
 
     def action(directory: Path) -> dict[str, Any]:

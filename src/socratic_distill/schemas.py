@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from socratic_distill.eval.answers import AnswerType, normalize_answer
+from socratic_distill.methods import Task
 
 
 class Step(BaseModel):
@@ -63,10 +64,6 @@ class Prediction(BaseModel):
     error: str | None = None
 
 
-Method = Literal["answer", "cot", "unified", "socratic"]
-
-Task = Literal["answer", "cot", "unified", "qg", "qa"]
-TASKS: tuple[str, ...] = ("answer", "cot", "unified", "qg", "qa")
 
 
 class TrainingExample(BaseModel):

@@ -21,8 +21,7 @@ from socratic_distill.errors import UserError
 from socratic_distill.eval.diagnosis import DESCRIPTIONS, FIRST_ERRORS
 from socratic_distill.eval.metrics import accuracy_with_ci
 from socratic_distill.jsonl import atomic_writer
-
-METHOD_ORDER = ["answer", "cot", "unified", "socratic", "socratic-gold"]
+from socratic_distill.methods import RUN_METHODS
 
 # Figures reported by Shridhar et al. (2023) for GSM8K, shown beside a run's own.
 PAPER_GSM8K = [
@@ -45,7 +44,7 @@ def collect(run_dirs: list[Path]) -> list[dict[str, Any]]:
                 rows.append(record)
     if not rows:
         raise UserError(f"no evaluation results (metrics.json) under {', '.join(map(str, run_dirs))}")
-    rank = {method: i for i, method in enumerate(METHOD_ORDER)}
+    rank = {method: i for i, method in enumerate(RUN_METHODS)}
     return sorted(rows, key=lambda r: (r["run"], r["split"], rank.get(r["method"], 99), r["method"]))
 
 

@@ -31,18 +31,14 @@ from socratic_distill.errors import UserError
 from socratic_distill.eval.answers import answers_match
 from socratic_distill.formats import FORMAT_VERSION
 from socratic_distill.infer.generate import GenerateFn, hf_generator
-from socratic_distill.infer.solvers import ROLES, SolveConfig, solve
+from socratic_distill.infer.solvers import SolveConfig, solve
 from socratic_distill.jsonl import append_jsonl, drop_torn_tail, write_jsonl
+from socratic_distill.methods import ROLE_FLAGS, ROLES, TASK_DESCRIPTIONS
 from socratic_distill.schemas import Prediction, Problem
 from socratic_distill.train.outdir import read_student_file
 
 log = logging.getLogger(__name__)
 
-TASK_NAMES = {
-    "answer": "direct-answer model", "cot": "chain-of-thought model",
-    "unified": "unified Socratic model", "qg": "decomposer", "qa": "solver",
-}
-FLAGS = {"model": "--model", "qg": "--qg", "qa": "--qa"}
 
 
 # ---- students ----
@@ -54,7 +50,7 @@ def check_student(
     """Refuse a student trained for another task or on another format version."""
     task = metadata.get("task")
     if task not in expected_tasks:
-        what = f"a `{task}` student ({TASK_NAMES[task]})" if task in TASK_NAMES else \
+        what = f"a `{task}` student ({TASK_DESCRIPTIONS[task]})" if task in TASK_DESCRIPTIONS else \
             f"a student of unknown task `{task}`"
         wanted = " or ".join(f"`{t}`" for t in expected_tasks)
         raise UserError(f"{flag}: {path} is {what}; expected a {wanted} student")
@@ -81,8 +77,8 @@ def load_generators(
     for role, tasks in roles.items():
         path = dirs.get(role)
         if path is None:
-            raise UserError(f"method `{method}` needs {FLAGS[role]} DIR (a `{tasks[0]}` student)")
-        check_student(read_student_file(path, FLAGS[role]), tasks, FLAGS[role], path)
+            raise UserError(f"method `{method}` needs {ROLE_FLAGS[role]} DIR (a `{tasks[0]}` student)")
+        check_student(read_student_file(path, ROLE_FLAGS[role]), tasks, ROLE_FLAGS[role], path)
         generators[role] = _load_backend(Path(path), backend)
     return generators
 

@@ -43,21 +43,13 @@ from socratic_distill.formats import (
     unified_prompt,
 )
 from socratic_distill.infer.generate import GenerateFn, Generation, PrefixCache
-from socratic_distill.schemas import Method, Prediction, Problem, Step
+from socratic_distill.methods import METHODS, ROLES, Method
+from socratic_distill.schemas import Prediction, Problem, Step
 
 log = logging.getLogger(__name__)
 
 # A student that goes on past its answer starts a new problem with a header line; stop there.
 NEXT_PROBLEM = ("\nQuestion:", "\nFacts:")
-DEFAULT_MAX_NEW_TOKENS = {"answer": 32, "cot": 320, "unified": 448, "socratic": 128}
-# The students each method needs: role -> the training tasks accepted for it.
-ROLES: dict[str, dict[str, tuple[str, ...]]] = {
-    "answer": {"model": ("answer",)},
-    "cot": {"model": ("cot",)},
-    "unified": {"model": ("unified",)},
-    # A unified student learns both roles' spans of the same text, so it can play either.
-    "socratic": {"qg": ("qg", "unified"), "qa": ("qa", "unified")},
-}
 
 
 # Settings that `serve` shares with `solve`, defined once.
@@ -84,7 +76,7 @@ class SolveConfig(BaseModel):
     max_steps: int = Field(8, ge=1, description="socratic: most subquestions per problem.")
     max_new_tokens: int | None = Field(
         None, ge=1, description="Token budget per completion (socratic: per line); "
-        "default by method: " + ", ".join(f"{k} {v}" for k, v in DEFAULT_MAX_NEW_TOKENS.items()),
+        "default by method: " + ", ".join(f"{k} {v.max_new_tokens}" for k, v in METHODS.items()),
     )
     calculator: bool = Field(True, description="Compute `<<expr=` annotations (GSM8K calculator).")
     batch_size: int = Field(32, ge=1, description="Rows decoded together.")
@@ -102,7 +94,7 @@ class SolveConfig(BaseModel):
 
     @property
     def budget(self) -> int:
-        return self.max_new_tokens or DEFAULT_MAX_NEW_TOKENS[self.method]
+        return self.max_new_tokens or METHODS[self.method].max_new_tokens
 
 
 def make_config(**fields) -> SolveConfig:

@@ -32,7 +32,8 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from socratic_distill.infer.generate import GenerateFn
-from socratic_distill.infer.solvers import ROLES, SolveConfig
+from socratic_distill.infer.solvers import SolveConfig
+from socratic_distill.methods import ROLES
 from socratic_distill.serve.bodies import ApiError, SolveRequest, check_solve
 from socratic_distill.serve.config import ServeConfig
 from socratic_distill.serve.metrics import CONTENT_TYPE, MetricsMiddleware

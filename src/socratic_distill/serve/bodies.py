@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from socratic_distill.eval.answers import AnswerType
-from socratic_distill.schemas import Method
+from socratic_distill.methods import Method
 from socratic_distill.serve.config import ServeConfig
 
 

@@ -19,11 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from socratic_distill.errors import UserError
+from socratic_distill.methods import SINGLE_MODEL_METHODS
 from socratic_distill.serve.config import ServeConfig
 
 log = logging.getLogger(__name__)
-
-SINGLE_MODEL_TASKS = ("answer", "cot", "unified")
 
 
 def is_loopback(host: str) -> bool:
@@ -73,7 +72,7 @@ def load_app(
         named += [(Path(qg).name, "qg"), (Path(qa).name, "qa")]
     if model is not None:
         task = read_student_file(model, "--model").get("task")
-        if task not in SINGLE_MODEL_TASKS:
+        if task not in SINGLE_MODEL_METHODS:  # each is solved by a student of its own name
             raise UserError(f"--model: {model} is a `{task}` student; --model serves an answer, "
                             "cot or unified student (a decomposer and a solver go to --qg/--qa)")
         generators.update(load_generators(task, {"model": model}, backend=backend))

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from socratic_distill.schemas import Task
+from socratic_distill.methods import Task
 
 # Learning rates when none is given: a random model needs larger steps than a pretrained one,
 # and LoRA's low-rank updates tolerate (and need) larger steps than full fine-tuning.
