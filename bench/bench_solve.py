@@ -35,8 +35,9 @@ from bench_models import unified_student
 
 from socratic_distill.data.registry import load_problems
 from socratic_distill.infer import kv
+from socratic_distill.infer.config import make_config
 from socratic_distill.infer.generate import hf_generator
-from socratic_distill.infer.solvers import make_config, solve
+from socratic_distill.infer.solvers import solve
 
 
 def measure(variants, problems, runs: int, clock):

@@ -17,6 +17,7 @@ import typer
 
 from socratic_distill import versions
 from socratic_distill.errors import UserError, validated
+from socratic_distill.infer.config import solve_default
 
 app = typer.Typer(
     name="socratic-distill",
@@ -278,21 +279,25 @@ def solve(
     limit: LimitOpt = None,
     data_dir: DataDirOpt = None,
     dataset_option: OptionsOpt = None,
-    guidance: Annotated[str, typer.Option(help="model, or gold: gold subquestions (ablation).")] = "model",
-    temperature: Annotated[float, typer.Option(help="0 decodes greedily.")] = 0.0,
-    top_p: Annotated[float, typer.Option(help="Nucleus sampling mass.")] = 1.0,
-    samples: Annotated[int, typer.Option(help="Self-consistency: majority vote over N.")] = 1,
-    max_steps: Annotated[int, typer.Option(help="socratic: most subquestions.")] = 8,
-    max_new_tokens: Annotated[int | None, typer.Option(help="Token budget per completion.")] = None,
-    calculator: Annotated[bool, typer.Option(help="Compute <<expr= annotations.")] = True,
-    batch_size: Annotated[int, typer.Option(help="Rows decoded together.")] = 32,
+    guidance: Annotated[str, typer.Option(help="model, or gold: gold subquestions (ablation).")] = \
+        solve_default("guidance"),
+    temperature: Annotated[float, typer.Option(help="0 decodes greedily.")] = solve_default("temperature"),
+    top_p: Annotated[float, typer.Option(help="Nucleus sampling mass.")] = solve_default("top_p"),
+    samples: Annotated[int, typer.Option(help="Self-consistency: majority vote over N.")] = \
+        solve_default("samples"),
+    max_steps: Annotated[int, typer.Option(help="socratic: most subquestions.")] = solve_default("max_steps"),
+    max_new_tokens: Annotated[int | None, typer.Option(help="Token budget per completion.")] = \
+        solve_default("max_new_tokens"),
+    calculator: Annotated[bool, typer.Option(help="Compute <<expr= annotations.")] = \
+        solve_default("calculator"),
+    batch_size: Annotated[int, typer.Option(help="Rows decoded together.")] = solve_default("batch_size"),
     backend: Annotated[str, typer.Option(help="hf, or vllm (GPU servers).")] = "hf",
-    seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
+    seed: Annotated[int, typer.Option(help="Sampling seed.")] = solve_default("seed"),
     resume: Annotated[bool, typer.Option(help="Finish an interrupted run.")] = False,
 ) -> None:
     """Solve a dataset split with trained students; prints the accuracy when gold answers exist."""
+    from socratic_distill.infer.config import make_config
     from socratic_distill.infer.run import load_generators, solve_to_file
-    from socratic_distill.infer.solvers import make_config
 
     config = make_config(
         method=method, guidance=guidance, temperature=temperature, top_p=top_p, samples=samples,

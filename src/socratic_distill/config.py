@@ -66,7 +66,7 @@ class ExperimentConfig(Strict):
 
     @model_validator(mode="after")
     def _check_stage_settings(self) -> ExperimentConfig:
-        from socratic_distill.infer.solvers import SolveConfig
+        from socratic_distill.infer.config import SolveConfig
         from socratic_distill.teacher.config import AnnotateConfig
         from socratic_distill.train.config import TrainConfig
 

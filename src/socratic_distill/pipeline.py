@@ -130,8 +130,8 @@ def solve_stage(config: ExperimentConfig, method: str, split: str) -> Stage:
         settings["students"] = list(tasks)
 
     def action(directory: Path) -> dict[str, Any]:
+        from socratic_distill.infer.config import make_config
         from socratic_distill.infer.run import load_generators, solve_to_file
-        from socratic_distill.infer.solvers import make_config
 
         solve_config = make_config(**settings["solve"])
         run = directory.parent

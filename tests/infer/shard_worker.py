@@ -7,9 +7,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from infer_helpers import make_model, make_problems, make_tokenizer  # noqa: E402
 
+from socratic_distill.infer.config import make_config  # noqa: E402
 from socratic_distill.infer.generate import hf_generator  # noqa: E402
 from socratic_distill.infer.run import solve_to_file  # noqa: E402
-from socratic_distill.infer.solvers import make_config  # noqa: E402
 
 tokenizer = make_tokenizer()
 model = make_model(tokenizer)

@@ -12,8 +12,9 @@ from infer_helpers import make_model
 from test_infer_generate import restricted, varied_prompts
 
 import socratic_distill.infer.generate as generate_module
+from socratic_distill.infer.config import make_config
 from socratic_distill.infer.generate import generate, generate_naive, hf_generator
-from socratic_distill.infer.solvers import make_config, solve
+from socratic_distill.infer.solvers import solve
 
 pytestmark = pytest.mark.cuda
 

@@ -15,9 +15,9 @@ from infer_helpers import make_model, make_problems, save_student
 from socratic_distill.errors import UserError
 from socratic_distill.eval.evaluate import evaluate_predictions, load_predictions
 from socratic_distill.formats import FORMAT_VERSION
+from socratic_distill.infer.config import make_config
 from socratic_distill.infer.generate import Generation, hf_generator
 from socratic_distill.infer.run import check_student, load_generators, solve_to_file
-from socratic_distill.infer.solvers import make_config
 from socratic_distill.jsonl import append_jsonl, read_jsonl
 from socratic_distill.methods import ROLES
 from socratic_distill.schemas import Prediction

@@ -8,8 +8,9 @@ import socratic_distill.infer.generate as generate_module
 from socratic_distill.errors import UserError
 from socratic_distill.eval.answers import majority_vote
 from socratic_distill.formats import END_MARKER, qa_prompt
+from socratic_distill.infer.config import make_config
 from socratic_distill.infer.generate import Generation, generate_naive, hf_generator
-from socratic_distill.infer.solvers import make_config, solve
+from socratic_distill.infer.solvers import solve
 from socratic_distill.schemas import Prediction, Step
 
 

@@ -9,8 +9,9 @@ import httpx
 import pytest
 from serve_helpers import BUDGET, LiveServer, make_problems, make_steered
 
+from socratic_distill.infer.config import make_config
 from socratic_distill.infer.generate import hf_generator
-from socratic_distill.infer.solvers import make_config, solve
+from socratic_distill.infer.solvers import solve
 from socratic_distill.schemas import Problem, Step
 from socratic_distill.serve.app import create_app
 from socratic_distill.serve.config import ServeConfig

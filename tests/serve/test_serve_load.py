@@ -11,7 +11,8 @@ import httpx
 import pytest
 from serve_helpers import BUDGET, LiveServer, make_problems
 
-from socratic_distill.infer.solvers import make_config, solve
+from socratic_distill.infer.config import make_config
+from socratic_distill.infer.solvers import solve
 from socratic_distill.schemas import Problem
 from socratic_distill.serve.app import create_app
 from socratic_distill.serve.config import ServeConfig

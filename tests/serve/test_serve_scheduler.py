@@ -8,8 +8,8 @@ import time
 import pytest
 from serve_helpers import Gate, Slow, make_problems, make_steered
 
+from socratic_distill.infer.config import make_config
 from socratic_distill.infer.generate import hf_generator
-from socratic_distill.infer.solvers import make_config
 from socratic_distill.serve.config import ServeConfig
 from socratic_distill.serve.scheduler import CompleteSpec, Job, QueueFull, Scheduler, SolveSpec
 

@@ -30,8 +30,9 @@ from typing import Any
 from socratic_distill.errors import UserError
 from socratic_distill.eval.answers import answers_match
 from socratic_distill.formats import FORMAT_VERSION
+from socratic_distill.infer.config import SolveConfig
 from socratic_distill.infer.generate import GenerateFn, hf_generator
-from socratic_distill.infer.solvers import SolveConfig, solve
+from socratic_distill.infer.solvers import solve
 from socratic_distill.jsonl import append_jsonl, drop_torn_tail, write_jsonl
 from socratic_distill.methods import ROLE_FLAGS, ROLES, TASK_DESCRIPTIONS
 from socratic_distill.schemas import Prediction, Problem

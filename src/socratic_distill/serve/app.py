@@ -31,8 +31,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Str
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from socratic_distill.infer.config import SolveConfig
 from socratic_distill.infer.generate import GenerateFn
-from socratic_distill.infer.solvers import SolveConfig
 from socratic_distill.methods import ROLES
 from socratic_distill.serve.bodies import ApiError, SolveRequest, check_solve
 from socratic_distill.serve.config import ServeConfig

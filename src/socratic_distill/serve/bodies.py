@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from socratic_distill.eval.answers import AnswerType
+from socratic_distill.infer.config import solve_default
 from socratic_distill.methods import Method
 from socratic_distill.serve.config import ServeConfig
 
@@ -41,13 +42,14 @@ class SolveRequest(BaseModel):
     question: str = Field(description="The problem, in words.")
     method: Method | None = Field(None, description="answer, cot, unified or socratic; default: "
                                   "the one the server serves.")
-    calculator: bool = Field(True, description="Compute `<<expr=` annotations.")
-    max_steps: int = Field(8, ge=1, description="socratic: most subquestions.")
-    samples: int = Field(1, ge=1, description="Self-consistency: majority vote over N samples.")
+    calculator: bool = Field(solve_default("calculator"), description="Compute `<<expr=` annotations.")
+    max_steps: int = Field(solve_default("max_steps"), ge=1, description="socratic: most subquestions.")
+    samples: int = Field(solve_default("samples"), ge=1,
+                         description="Self-consistency: majority vote over N samples.")
     temperature: float | None = Field(None, ge=0, le=2, description="Default 0, or 0.7 with "
                                       "samples > 1.")
-    top_p: float = Field(1.0, gt=0, le=1)
-    seed: int = Field(0, ge=0, lt=2**62, description="Sampling seed.")
+    top_p: float = Field(solve_default("top_p"), gt=0, le=1)
+    seed: int = Field(solve_default("seed"), ge=0, lt=2**62, description="Sampling seed.")
     context: str | None = Field(None, description="Facts that precede the question (StrategyQA).")
     answer_type: AnswerType = Field("number", description="number, yesno or text.")
     stream: bool = Field(False, description="Answer with server-sent events, step by step.")

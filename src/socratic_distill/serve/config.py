@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from socratic_distill.errors import validated
-from socratic_distill.infer.solvers import PrefixCacheSetting, QgIncludeSolutionsSetting
+from socratic_distill.infer.config import PrefixCacheSetting, QgIncludeSolutionsSetting
 
 
 class ServeConfig(BaseModel):

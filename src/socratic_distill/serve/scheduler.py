@@ -43,8 +43,9 @@ from socratic_distill.formats import (
     socratic_layout,
     step_answer,
 )
+from socratic_distill.infer.config import SolveConfig
 from socratic_distill.infer.generate import GenerateFn, Generation, PrefixCache
-from socratic_distill.infer.solvers import SolveConfig, solve
+from socratic_distill.infer.solvers import solve
 from socratic_distill.schemas import Problem, Step
 from socratic_distill.serve.config import ServeConfig
 from socratic_distill.serve.metrics import Metrics
