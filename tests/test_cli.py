@@ -38,6 +38,22 @@ def test_export_then_evaluate_gold_answers_scores_100(tmp_path):
     assert "100.0%" in result.stdout
     saved = json.loads(metrics.read_text())
     assert saved["correct"] == saved["total"] == 50
+    assert saved["method"] == "preds" and saved["split"] == "test" and len(saved["items"]) == 50
+    # The command's record is the pipeline's: `report` reads it as it is.
+    result = cli("report", metrics, "--out", tmp_path / "report")
+    assert result.returncode == 0, result.stderr
+    markdown = (tmp_path / "report" / "report.md").read_text()
+    assert "| preds |" in markdown and "100.0 (" in markdown
+
+
+def test_report_names_the_field_of_a_malformed_evaluation(tmp_path):
+    bad = tmp_path / "run" / "evaluate-x" / "metrics.json"
+    bad.parent.mkdir(parents=True)
+    bad.write_text(json.dumps({"method": "cot", "split": "test", "accuracy": 0.5}))
+    result = cli("report", tmp_path / "run")
+    assert result.returncode == 2
+    assert str(bad) in result.stderr and "total" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_evaluate_reports_missing_unknown_and_unparsable(tmp_path):

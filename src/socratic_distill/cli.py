@@ -117,10 +117,14 @@ def evaluate(
     data_dir: DataDirOpt = None,
     dataset_option: OptionsOpt = None,
     mode: Annotated[str, typer.Option(help="Answer extraction: strict or flexible.")] = "flexible",
-    out: Annotated[Path | None, typer.Option(help="Write metrics as JSON here.")] = None,
+    out: Annotated[Path | None, typer.Option(
+        help="Write the evaluation record (JSON) here, for `report F` or a run's metrics.json.")] = None,
+    method: Annotated[str | None, typer.Option(
+        help="The method the predictions came from, for the record; default: the file's name.")] = None,
 ) -> None:
     """Score a predictions file against a dataset's gold answers."""
     from socratic_distill.eval.evaluate import (
+        Evaluation,
         evaluate_predictions,
         format_summary,
         load_predictions,
@@ -134,8 +138,10 @@ def evaluate(
     if out is not None:
         from socratic_distill.jsonl import atomic_writer
 
+        record = Evaluation(method=method or predictions.stem, split=dataset.rpartition(":")[2],
+                            dataset=dataset, **result.model_dump())
         with atomic_writer(out) as handle:
-            handle.write(result.model_dump_json(indent=2, exclude={"items"}) + "\n")
+            handle.write(record.model_dump_json(indent=1) + "\n")
         typer.echo(f"metrics written to {out}")
 
 
@@ -349,13 +355,15 @@ def _run_and_print(experiment, only: str | None = None, dry_run: bool = False) -
 
 @app.command()
 def report(
-    run_dirs: Annotated[list[Path], typer.Argument(help="One or more run directories.")],
+    run_dirs: Annotated[list[Path], typer.Argument(
+        help="Run directories, or evaluation files written by `evaluate --out`.")],
     out: Annotated[Path | None, typer.Option(help="Output directory; default RUN_DIR/report.")] = None,
 ) -> None:
     """Markdown + HTML report with plots over one or several runs."""
     from socratic_distill.eval.report import write_report
 
-    paths = write_report(run_dirs, out or run_dirs[0] / "report")
+    default = run_dirs[0] / "report" if run_dirs[0].is_dir() else run_dirs[0].parent / "report"
+    paths = write_report(run_dirs, out or default)
     for name, path in paths.items():
         typer.echo(f"{name:<18} {path}")
 

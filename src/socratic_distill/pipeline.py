@@ -157,27 +157,26 @@ def evaluate_stage(config: ExperimentConfig, method: str, split: str) -> Stage:
     solve_name = f"solve-{method}-{split}"
 
     def action(directory: Path) -> dict[str, Any]:
-        from socratic_distill.eval.evaluate import evaluate_predictions, load_predictions
+        from socratic_distill.eval.evaluate import Evaluation, evaluate_predictions, load_predictions
         from socratic_distill.stages import read_record
 
         run = directory.parent
         problems = _problems(config, split, config.dataset.eval_limit)
         result = evaluate_predictions(problems, load_predictions(run / solve_name / "predictions.jsonl"))
         trained = [read_record(run / f"train-{task}") or {} for task in config.method_tasks(method)]
-        record = {
-            "run": config.name, "method": method, "split": split,
-            "dataset": config.dataset.spec(split),
-            "student": {
+        record = Evaluation(
+            run=config.name, method=method, split=split, dataset=config.dataset.spec(split),
+            student={
                 "model": " + ".join(sorted({config.model_for(t) for t in config.method_tasks(method)})),
                 "parameters": max((t.get("summary", {}).get("parameters") or 0 for t in trained),
                                   default=None),
             },
-            "train_seconds": sum(t.get("seconds", 0) for t in trained),
-            "solve_seconds": (read_record(run / solve_name) or {}).get("seconds"),
+            train_seconds=sum(t.get("seconds", 0) for t in trained),
+            solve_seconds=(read_record(run / solve_name) or {}).get("seconds"),
             **result.model_dump(),
-        }
+        )
         with atomic_writer(directory / "metrics.json") as handle:
-            json.dump(record, handle, indent=1)
+            handle.write(record.model_dump_json(indent=1) + "\n")
         return {"method": method, "split": split, "accuracy": result.accuracy,
                 "ci": [result.ci_low, result.ci_high], "total": result.total}
 

@@ -62,6 +62,13 @@ class Prediction(BaseModel):
     answer: str | None = Field(default=None, description="Answer extracted by the solver, if any.")
     steps: list[Step] | None = None
     error: str | None = None
+    # What our solvers record besides; other tools' extra fields are kept as they are.
+    prompt_tokens: int | None = Field(default=None, description="Prompt tokens, all samples.")
+    completion_tokens: int | None = Field(default=None, description="Generated tokens, all samples.")
+    seconds: float | None = Field(default=None, description="Solving time, all samples.")
+    samples: list[str | None] | None = Field(
+        default=None, description="Self-consistency: each sample's answer, in sample order.")
+    sample_errors: list[str] | None = Field(default=None, description="Failed samples' errors.")
 
 
 

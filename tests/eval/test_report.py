@@ -16,7 +16,9 @@ def record(method, correct_by_depth, params=None, dataset="synthetic"):
     ]
     correct = sum(item["correct"] for item in items)
     return {"method": method, "split": "test", "dataset": dataset, "total": len(items),
-            "correct": correct, "accuracy": correct / len(items), "ci_low": 0.1, "ci_high": 0.9,
+            "scored": len(items), "correct": correct, "accuracy": correct / len(items),
+            "ci_low": 0.1, "ci_high": 0.9, "unparsable": 0, "missing_ids": [], "unknown_ids": [],
+            "duplicate_ids": [], "errors": 0, "mode": "flexible",
             "items": items, "student": {"model": "scratch:tiny", "parameters": params},
             "train_seconds": 30.0, "solve_seconds": 300.0}
 
@@ -65,7 +67,7 @@ def test_no_results_is_a_clear_error(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(UserError, match="no evaluation results"):
         write_report([tmp_path / "empty"], tmp_path / "report")
-    with pytest.raises(UserError, match="no such run directory"):
+    with pytest.raises(UserError, match="no such run directory or evaluation file"):
         write_report([tmp_path / "missing"], tmp_path / "report")
 
 

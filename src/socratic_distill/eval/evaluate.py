@@ -12,9 +12,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from socratic_distill.errors import UserError
+from socratic_distill.errors import UserError, describe_validation
 from socratic_distill.eval.answers import (
     AnswerType,
     answers_match,
@@ -66,6 +66,34 @@ class EvalResult(BaseModel):
     errors: int = Field(description="Scored predictions that carry an `error`.")
     mode: Mode
     items: list[ItemResult] = Field(description="Scored problems, in gold order.")
+
+
+class StudentInfo(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model: str | None = Field(default=None, description="The students' model specs.")
+    parameters: float | None = Field(default=None, description="The largest student's size.")
+
+
+class Evaluation(EvalResult):
+    """The record between `evaluate` and `report` (`metrics.json`): what was scored, and the
+    result. The pipeline and the `evaluate` command both write it; `report` reads it."""
+
+    run: str | None = Field(default=None, description="The run; default: its directory's name.")
+    method: str = Field(description="The method (or any label) the predictions came from.")
+    split: str
+    dataset: str | None = Field(default=None, description="The dataset spec scored against.")
+    student: StudentInfo = Field(default_factory=StudentInfo)
+    train_seconds: float | None = None
+    solve_seconds: float | None = None
+
+
+def read_evaluation(path: Path) -> Evaluation:
+    """One `metrics.json`; a malformed one is a `UserError` naming the file and the field."""
+    try:
+        return Evaluation.model_validate_json(path.read_text())
+    except ValidationError as error:
+        raise UserError(describe_validation(error, str(path))) from None
 
 
 def load_predictions(path: str | Path) -> list[Prediction]:
@@ -149,7 +177,7 @@ def evaluate_predictions(
         items.append(ItemResult(id=problem.id, gold=problem.answer, predicted=predicted,
                                 correct=correct, error=prediction.error,
                                 num_steps=gold_step_count(problem),
-                                tokens=getattr(prediction, "completion_tokens", None),
+                                tokens=prediction.completion_tokens,
                                 first_error=None if correct else first_error(problem, prediction)))
     correct = sum(item.correct for item in items)
     accuracy, low, high = accuracy_with_ci(correct, len(gold), CONFIDENCE)

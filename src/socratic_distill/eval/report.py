@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 from socratic_distill.errors import UserError
 from socratic_distill.eval.diagnosis import DESCRIPTIONS, FIRST_ERRORS
+from socratic_distill.eval.evaluate import read_evaluation
 from socratic_distill.eval.metrics import accuracy_with_ci
 from socratic_distill.jsonl import atomic_writer
 from socratic_distill.methods import RUN_METHODS
@@ -31,19 +31,23 @@ PAPER_GSM8K = [
 ]
 
 
-def collect(run_dirs: list[Path]) -> list[dict[str, Any]]:
-    """Every evaluation found under the runs, in a stable order."""
+def collect(sources: list[Path]) -> list[dict[str, Any]]:
+    """Every evaluation of the runs (directories, searched for `metrics.json`) and evaluation
+    files (`evaluate --out F`), in a stable order; a run defaults to its directory's name."""
     rows = []
-    for run_dir in run_dirs:
-        if not run_dir.is_dir():
-            raise UserError(f"{run_dir}: no such run directory")
-        for path in sorted(run_dir.glob("**/metrics.json")):
-            record = json.loads(path.read_text())
-            if "method" in record and "accuracy" in record:
-                record.setdefault("run", run_dir.name)
-                rows.append(record)
+    for source in sources:
+        if source.is_file():
+            found, run = [source], source.parent.name
+        elif source.is_dir():
+            found, run = sorted(source.glob("**/metrics.json")), source.name
+        else:
+            raise UserError(f"{source}: no such run directory or evaluation file")
+        for path in found:
+            record = read_evaluation(path).model_dump()
+            record["run"] = record["run"] or run
+            rows.append(record)
     if not rows:
-        raise UserError(f"no evaluation results (metrics.json) under {', '.join(map(str, run_dirs))}")
+        raise UserError(f"no evaluation results (metrics.json) under {', '.join(map(str, sources))}")
     rank = {method: i for i, method in enumerate(RUN_METHODS)}
     return sorted(rows, key=lambda r: (r["run"], r["split"], rank.get(r["method"], 99), r["method"]))
 

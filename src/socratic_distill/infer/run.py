@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from socratic_distill.errors import UserError
-from socratic_distill.eval.answers import answers_match
+from socratic_distill.eval.evaluate import evaluate_predictions
 from socratic_distill.formats import FORMAT_VERSION
 from socratic_distill.infer.config import SolveConfig
 from socratic_distill.infer.generate import GenerateFn, hf_generator
@@ -199,15 +199,9 @@ def _progress(total: int, enabled: bool):
 
 
 def accuracy(problems: Sequence[Problem], predictions: Mapping[str, Prediction]) -> float | None:
-    """Fraction of problems with a gold answer whose prediction matches it; None without gold."""
+    """`evaluate`'s accuracy over the problems with a gold answer; None without gold."""
     gold = [p for p in problems if p.answer]
-    if not gold:
-        return None
-    hits = sum(
-        answers_match(predictions[p.id].answer, p.answer, p.answer_type or "number")
-        for p in gold if p.id in predictions
-    )
-    return hits / len(gold)
+    return evaluate_predictions(gold, list(predictions.values())).accuracy if gold else None
 
 
 def _solved(out: Path, ids: Sequence[str], resume: bool) -> dict[str, Prediction]:

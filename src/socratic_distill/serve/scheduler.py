@@ -387,8 +387,8 @@ class Scheduler:
                     self._fail(job, error_status(error), f"{type(error).__name__}: {error}")
                 continue
             for job, prediction in zip(group, predictions, strict=True):
-                job.prompt_tokens += getattr(prediction, "prompt_tokens", 0) or 0
-                job.completion_tokens += getattr(prediction, "completion_tokens", 0) or 0
+                job.prompt_tokens += prediction.prompt_tokens or 0
+                job.completion_tokens += prediction.completion_tokens or 0
                 if prediction.error:
                     status = 422 if prediction.error.startswith("ValueError") else 500
                     self._fail(job, status, prediction.error)
@@ -398,7 +398,7 @@ class Scheduler:
                     self._emit_step(job, 0, number, step)
                 if not steps:
                     self._emit(job, "text", {"sample": 0, "text": prediction.prediction or ""})
-                extra = getattr(prediction, "samples", None)
+                extra = prediction.samples
                 self._finish(job, self._final(job, prediction.answer, steps,
                                               prediction.prediction or "", extra))
 
