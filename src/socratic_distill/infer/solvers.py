@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import logging
 import time
-import zlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 
 from socratic_distill.errors import UserError
-from socratic_distill.eval.answers import extract_answer, majority_vote
+from socratic_distill.eval.answers import extract_answer
 from socratic_distill.formats import (
     ANSWER_MARK,
     END_MARKER,
@@ -29,46 +27,20 @@ from socratic_distill.formats import (
     SUBQUESTION,
     answer_prompt,
     cot_prompt,
-    header,
-    parse_solution,
-    parse_subquestion,
     parse_unified,
-    qa_prompt,
-    qg_prompt,
-    socratic_layout,
     step_answer,
     unified_prompt,
 )
 from socratic_distill.infer.config import SolveConfig
+from socratic_distill.infer.engine import Dialogue, choose
 from socratic_distill.infer.generate import GenerateFn, Generation, PrefixCache
 from socratic_distill.methods import ROLES
-from socratic_distill.schemas import Prediction, Problem, Step
+from socratic_distill.schemas import Prediction, Problem
 
 log = logging.getLogger(__name__)
 
 # A student that goes on past its answer starts a new problem with a header line; stop there.
 NEXT_PROBLEM = ("\nQuestion:", "\nFacts:")
-
-
-@dataclass
-class _Job:
-    """One solution attempt: a problem, or one of its samples."""
-
-    problem: Problem
-    replica: int
-    text: str = ""
-    steps: list[Step] = field(default_factory=list)
-    answer: str | None = None
-    ended: bool = False  # the decomposer said it is done
-    done: bool = False
-    error: str | None = None
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    seconds: float = 0.0
-
-    @property
-    def answer_type(self):
-        return self.problem.answer_type or "number"
 
 
 class _Caller:
@@ -78,20 +50,17 @@ class _Caller:
         self.config = config
 
     def __call__(
-        self, fn: GenerateFn, jobs: list[_Job], prompts: list[str], turn: int,
+        self, fn: GenerateFn, jobs: list[Dialogue], prompts: list[str], turn: int,
         prefix_cache: PrefixCache | None = None, **settings,
     ) -> list[Generation | None]:
-        seeds = [
-            zlib.crc32(f"{self.config.seed}/{job.problem.id}/{job.replica}/{turn}".encode())
-            for job in jobs
-        ]
+        seeds = [job.seed(self.config.seed, turn) for job in jobs]
         kwargs = dict(
             max_new_tokens=self.config.budget, temperature=self.config.temperature,
             top_p=self.config.top_p, batch_size=self.config.batch_size, **settings,
         )
         if prefix_cache is not None:
             kwargs["prefix_cache"] = prefix_cache
-        keys = [(job.problem.id, job.replica) for job in jobs]
+        keys = [job.key for job in jobs]
         start = time.perf_counter()
         try:
             results: list[Generation | None] = list(
@@ -104,7 +73,7 @@ class _Caller:
                 try:
                     results.extend(fn([prompt], seed=[seed], prefix_keys=[key], **kwargs))
                 except Exception as error:  # noqa: BLE001 - reported on the problem itself
-                    job.error, job.done = f"{type(error).__name__}: {error}", True
+                    job.fail(error)
                     results.append(None)
         share = (time.perf_counter() - start) / max(len(jobs), 1)
         for index, (job, result) in enumerate(zip(jobs, results, strict=True)):
@@ -113,7 +82,8 @@ class _Caller:
                 job.prompt_tokens += result.prompt_tokens
                 job.completion_tokens += result.completion_tokens
                 if result.error is not None:
-                    job.error, job.done, results[index] = result.error, True, None
+                    job.fail(result.error)
+                    results[index] = None
         return results
 
 
@@ -126,7 +96,7 @@ def _through_answer_line(text: str) -> str:
     return text
 
 
-def _single_model(jobs: list[_Job], fn: GenerateFn, config: SolveConfig, call: _Caller) -> None:
+def _single_model(jobs: list[Dialogue], fn: GenerateFn, config: SolveConfig, call: _Caller) -> None:
     method = config.method
     prompt_of = {"answer": answer_prompt, "cot": cot_prompt, "unified": unified_prompt}[method]
     stops = NEXT_PROBLEM + ((END_MARKER,) if method == "unified" else ())
@@ -150,75 +120,62 @@ def _single_model(jobs: list[_Job], fn: GenerateFn, config: SolveConfig, call: _
             job.answer = extract_answer(job.text, job.answer_type)
 
 
-def _ask(jobs: list[_Job], turn: int, fn: GenerateFn | None, config: SolveConfig,
-         call: _Caller, cache: PrefixCache | None) -> list[str | None]:
-    """Each job's next subquestion (None: it is done), from the decomposer or the gold steps."""
+def _ask(jobs: list[Dialogue], turn: int, fn: GenerateFn | None, config: SolveConfig,
+         call: _Caller, cache: PrefixCache | None) -> None:
+    """Each job's next subquestion (or its end), from the decomposer or the gold steps."""
     if config.guidance == "gold":
-        golds = [job.problem.gold_steps or [] for job in jobs]
-        return [gold[turn].subquestion if turn < len(gold) else None for gold in golds]
-    prompts = [
-        qg_prompt(job.problem.question, job.steps, job.problem.context,
-                  include_solutions=config.qg_include_solutions)
-        for job in jobs
-    ]
+        for job in jobs:
+            gold = job.problem.gold_steps or []
+            job.add_subquestion(gold[turn].subquestion if turn < len(gold) else None)
+        return
+    prompts = [job.ask_prompt(config.qg_include_solutions) for job in jobs]
     results = call(fn, jobs, prompts, 2 * turn, cache, stop_at_newline=True, calculator=False)
-    return [parse_subquestion(result.text) if result else None for result in results]
+    for job, result in zip(jobs, results, strict=True):
+        if result is None:  # failed: the error is on the job
+            job.add_subquestion(None)
+        else:
+            job.take_subquestion(result.text)
 
 
-def _answer(jobs: list[_Job], turn: int, fn: GenerateFn, config: SolveConfig, call: _Caller,
+def _answer(jobs: list[Dialogue], turn: int, fn: GenerateFn, config: SolveConfig, call: _Caller,
             cache: PrefixCache | None) -> None:
     """The solver answers each job's last subquestion: the step's solution and answer."""
-    prompts = [
-        qa_prompt(job.problem.question, job.steps[:-1], job.steps[-1].subquestion,
-                  job.problem.context)
-        for job in jobs
-    ]
+    prompts = [job.solve_prompt() for job in jobs]
     results = call(fn, jobs, prompts, 2 * turn + 1, cache, stop_at_newline=True,
                    calculator=config.calculator)
     for job, result in zip(jobs, results, strict=True):
         if result is not None:
-            solved = parse_solution(result.text, job.answer_type)
-            job.steps[-1] = Step(subquestion=job.steps[-1].subquestion,
-                                 solution=solved.solution, answer=solved.answer)
+            job.take_solution(result.text)
 
 
-def _socratic(jobs: list[_Job], qg: GenerateFn | None, qa: GenerateFn, config: SolveConfig,
+def _socratic(jobs: list[Dialogue], qg: GenerateFn | None, qa: GenerateFn, config: SolveConfig,
               call: _Caller) -> None:
     turns = config.max_steps
     if config.guidance == "gold":  # every gold subquestion is asked, however many
         for job in jobs:
             if not job.problem.gold_steps:
-                job.error = "no gold subquestions (`gold_steps`) for guidance `gold`"
-                job.done = True
+                job.fail("no gold subquestions (`gold_steps`) for guidance `gold`")
         turns = max(len(job.problem.gold_steps or []) for job in jobs)
     # One prefix cache per student: each turn reads the previous turn's sequence plus a line.
     qg_cache, qa_cache = (PrefixCache(), PrefixCache()) if config.prefix_cache else (None, None)
     for turn in range(turns):
         active = [job for job in jobs if not job.done]
-        asked = _ask(active, turn, qg, config, call, qg_cache) if active else []
-        for job, subquestion in zip(active, asked, strict=True):
-            if subquestion is None:
-                job.done, job.ended = True, job.error is None
-            else:
-                job.steps.append(Step(subquestion=subquestion, solution=""))
+        if active:
+            _ask(active, turn, qg, config, call, qg_cache)
         active = [job for job in active if not job.done]
         if not active:
             break
         _answer(active, turn, qa, config, call, qa_cache)
         for cache in (qg_cache, qa_cache):
             if cache is not None:
-                cache.drop([(job.problem.id, job.replica) for job in jobs if job.done])
+                cache.drop([job.key for job in jobs if job.done])
     for job in jobs:
         if config.guidance == "gold" and job.error is None:
             job.ended = True
-        if job.steps:
-            job.answer = step_answer(job.steps[-1], job.answer_type)
-        layout = socratic_layout(job.problem.question, job.steps, context=job.problem.context,
-                                 finished=job.ended, answer_type=job.answer_type)
-        job.text = layout.text[len(header(job.problem.question, job.problem.context)):]
+        job.close()
 
 
-def _prediction(replicas: list[_Job]) -> Prediction:
+def _prediction(replicas: list[Dialogue]) -> Prediction:
     """One problem's prediction from its replicas: the majority answer, its first solution."""
     first = replicas[0]
     usage = dict(
@@ -226,20 +183,14 @@ def _prediction(replicas: list[_Job]) -> Prediction:
         completion_tokens=sum(job.completion_tokens for job in replicas),
         seconds=round(sum(job.seconds for job in replicas), 4),
     )
-    ok = [job for job in replicas if job.error is None]
-    if not ok:
+    choice = choose(replicas)
+    if choice.chosen is None:
         return Prediction(id=first.problem.id, error=first.error, **usage)
-    answer = majority_vote([job.answer for job in ok]) if len(replicas) > 1 else ok[0].answer
-    chosen = next((job for job in ok if job.answer == answer), ok[0])
-    extra = {}
-    if len(replicas) > 1:
-        extra["samples"] = [job.answer for job in replicas]
-        failed = [job.error for job in replicas if job.error]
-        if failed:
-            extra["sample_errors"] = failed
+    failed = [job.error for job in replicas if job.error]
     return Prediction(
-        id=first.problem.id, prediction=chosen.text, answer=answer,
-        steps=chosen.steps or None, **usage, **extra,
+        id=first.problem.id, prediction=choice.chosen.text, answer=choice.answer,
+        steps=choice.chosen.steps or None, **usage, samples=choice.samples,
+        sample_errors=failed if choice.samples and failed else None,
     )
 
 
@@ -255,7 +206,7 @@ def solve(
     missing = sorted(needed - set(generators))
     if missing:
         raise UserError(f"method `{config.method}` needs students for: {', '.join(missing)}")
-    jobs = [_Job(problem, replica) for problem in problems for replica in range(config.samples)]
+    jobs = [Dialogue(problem, replica) for problem in problems for replica in range(config.samples)]
     call = _Caller(config)
     if jobs and config.method == "socratic":
         _socratic(jobs, generators.get("qg"), generators["qa"], config, call)
