@@ -27,23 +27,13 @@ import logging
 import threading
 import time
 import uuid
-import zlib
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from socratic_distill.eval.answers import majority_vote
-from socratic_distill.formats import (
-    header,
-    parse_solution,
-    parse_subquestion,
-    qa_prompt,
-    qg_prompt,
-    socratic_layout,
-    step_answer,
-)
 from socratic_distill.infer.config import SolveConfig
+from socratic_distill.infer.engine import Dialogue, choose
 from socratic_distill.infer.generate import GenerateFn, Generation, PrefixCache
 from socratic_distill.infer.solvers import solve
 from socratic_distill.schemas import Problem, Step
@@ -82,6 +72,10 @@ class SolveSpec:
         text = f"{self.context or ''}\n{self.question}".encode()
         return "q" + hashlib.sha1(text).hexdigest()[:12]
 
+    def problem(self) -> Problem:
+        return Problem(id=self.key, question=self.question, answer="", context=self.context,
+                       answer_type=self.answer_type)
+
 
 @dataclass(frozen=True)
 class CompleteSpec:
@@ -97,19 +91,6 @@ class CompleteSpec:
     seed: int
 
 
-@dataclass
-class Attempt:
-    """One sample of a socratic job."""
-
-    replica: int
-    steps: list[Step] = field(default_factory=list)
-    ended: bool = False  # the decomposer said it is done
-    done: bool = False
-    error: Exception | None = None
-    answer: str | None = None
-    text: str = ""
-
-
 @dataclass(eq=False)
 class Job:
     spec: SolveSpec | CompleteSpec
@@ -117,7 +98,7 @@ class Job:
     timeout: float
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
     created: float = field(default_factory=time.monotonic)
-    attempts: list[Attempt] = field(default_factory=list)
+    attempts: list[Dialogue] = field(default_factory=list)  # socratic: one per sample
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cancelled: bool = False
@@ -125,7 +106,8 @@ class Job:
 
     def __post_init__(self) -> None:
         if isinstance(self.spec, SolveSpec) and not self.attempts:
-            self.attempts = [Attempt(r) for r in range(self.spec.config.samples)]
+            problem = self.spec.problem()
+            self.attempts = [Dialogue(problem, r) for r in range(self.spec.config.samples)]
 
     @property
     def rows(self) -> int:
@@ -148,7 +130,7 @@ class Job:
         self.completion_tokens += result.completion_tokens
 
 
-def error_status(error: BaseException) -> int:
+def error_status(error: BaseException | None) -> int:
     """A generation failure as an HTTP status: bad input (e.g. too long a prompt) is 422."""
     return 422 if isinstance(error, ValueError) else 500
 
@@ -378,7 +360,7 @@ class Scheduler:
             groups.setdefault(job.spec.config.model_dump_json(), []).append(job)  # type: ignore
         for group in groups.values():
             config: SolveConfig = group[0].spec.config  # type: ignore[union-attr]
-            problems = [self._problem(job.spec) for job in group]  # type: ignore[arg-type]
+            problems = [job.spec.problem() for job in group]  # type: ignore[union-attr]
             self.metrics.observe_call(len(group) * config.samples)
             try:
                 predictions = solve(problems, {"model": self.generators["model"]}, config)
@@ -402,57 +384,39 @@ class Scheduler:
                 self._finish(job, self._final(job, prediction.answer, steps,
                                               prediction.prediction or "", extra))
 
-    @staticmethod
-    def _problem(spec: SolveSpec) -> Problem:
-        return Problem(id=spec.key, question=spec.question, answer="", context=spec.context,
-                       answer_type=spec.answer_type)
-
     # ---- socratic: one step per turn ----
-
-    def _seed(self, job: Job, attempt: Attempt, turn: int) -> int:
-        spec: SolveSpec = job.spec  # type: ignore[assignment]
-        return zlib.crc32(f"{spec.config.seed}/{spec.key}/{attempt.replica}/{turn}".encode())
 
     def _socratic_turn(self, jobs: list[Job]) -> None:
         include = self.config.qg_include_solutions
-        pending = [(job, a) for job in jobs for a in job.attempts if not a.done]
-        rows = [(job, qg_prompt(job.spec.question, a.steps, job.spec.context,  # type: ignore
-                                include_solutions=include), self._seed(job, a, 2 * len(a.steps)))
-                for job, a in pending]
+        pending = [(job, d) for job in jobs for d in job.attempts if not d.done]
+        rows = [(job, d.ask_prompt(include), d.seed(job.spec.config.seed, 2 * len(d.steps)))
+                for job, d in pending]
         results = self._generate("qg", rows, lambda job: self._line_settings(job, False),
-                                 [(job.id, a.replica) for job, a in pending])
-        for (job, attempt), result in zip(pending, results, strict=True):
+                                 [(job.id, d.replica) for job, d in pending])
+        for (job, dialogue), result in zip(pending, results, strict=True):
             if isinstance(result, BaseException):
-                attempt.error, attempt.done = result, True
+                dialogue.fail(result)
                 continue
-            subquestion = parse_subquestion(result.text)
-            if subquestion is None:
-                attempt.done, attempt.ended = True, True
-                continue
-            attempt.steps.append(Step(subquestion=subquestion, solution=""))
-            self._emit(job, "subquestion", {"sample": attempt.replica, "step": len(attempt.steps),
-                                            "subquestion": subquestion})
+            subquestion = dialogue.take_subquestion(result.text)
+            if subquestion is not None:
+                self._emit(job, "subquestion", {"sample": dialogue.replica,
+                                                "step": len(dialogue.steps),
+                                                "subquestion": subquestion})
         # Answer now the jobs that the decomposer ended: their clients' next requests then
         # arrive while the solver runs, in time for the next turn.
         self._close_finished(jobs)
-        asking = [(job, a) for job, a in pending if not a.done]
-        rows = [(job, qa_prompt(job.spec.question, a.steps[:-1], a.steps[-1].subquestion,  # type: ignore
-                                job.spec.context), self._seed(job, a, 2 * len(a.steps) - 1))
-                for job, a in asking]
+        asking = [(job, d) for job, d in pending if not d.done]
+        rows = [(job, d.solve_prompt(), d.seed(job.spec.config.seed, 2 * len(d.steps) - 1))
+                for job, d in asking]
         results = self._generate("qa", rows, lambda job: self._line_settings(job, True),
-                                 [(job.id, a.replica) for job, a in asking])
-        for (job, attempt), result in zip(asking, results, strict=True):
+                                 [(job.id, d.replica) for job, d in asking])
+        for (job, dialogue), result in zip(asking, results, strict=True):
             if isinstance(result, BaseException):
-                attempt.error, attempt.done = result, True
+                dialogue.fail(result)
                 continue
-            solved = parse_solution(result.text, job.spec.answer_type)  # type: ignore[union-attr]
-            step = Step(subquestion=attempt.steps[-1].subquestion, solution=solved.solution,
-                        answer=solved.answer)
-            attempt.steps[-1] = step
-            self._emit_step(job, attempt.replica, len(attempt.steps), step, subquestion=False)
-            if len(attempt.steps) >= job.spec.config.max_steps:  # type: ignore[union-attr]
-                attempt.done = True
-        self._forget([(job.id, a.replica) for job, a in pending if a.done])
+            step = dialogue.take_solution(result.text, job.spec.config.max_steps)
+            self._emit_step(job, dialogue.replica, len(dialogue.steps), step, subquestion=False)
+        self._forget([(job.id, d.replica) for job, d in pending if d.done])
         self._close_finished(jobs)
 
     def _close_finished(self, jobs: list[Job]) -> None:
@@ -468,25 +432,15 @@ class Scheduler:
 
     def _close_socratic(self, job: Job) -> None:
         """The final answer, as `solve` gives it: the majority answer and its first solution."""
-        spec: SolveSpec = job.spec  # type: ignore[assignment]
-        prefix = len(header(spec.question, spec.context))
-        for attempt in job.attempts:
-            if attempt.steps:
-                attempt.answer = step_answer(attempt.steps[-1], spec.answer_type)
-            layout = socratic_layout(spec.question, attempt.steps, context=spec.context,
-                                     finished=attempt.ended and attempt.error is None,
-                                     answer_type=spec.answer_type)
-            attempt.text = layout.text[prefix:]
-        ok = [a for a in job.attempts if a.error is None]
-        if not ok:
-            error = job.attempts[0].error
-            self._fail(job, error_status(error), f"{type(error).__name__}: {error}")
+        for dialogue in job.attempts:
+            dialogue.close()
+        choice = choose(job.attempts)
+        if choice.chosen is None:
+            first = job.attempts[0]
+            self._fail(job, error_status(first.failure), first.error or "failed")
             return
-        many = len(job.attempts) > 1
-        answer = majority_vote([a.answer for a in ok]) if many else ok[0].answer
-        chosen = next((a for a in ok if a.answer == answer), ok[0])
-        samples = [a.answer for a in job.attempts] if many else None
-        self._finish(job, self._final(job, answer, chosen.steps, chosen.text, samples))
+        self._finish(job, self._final(job, choice.answer, choice.chosen.steps, choice.chosen.text,
+                                      choice.samples))
 
     # ---- events and endings ----
 
