@@ -8,6 +8,7 @@ import pytest
 from train_helpers import arithmetic_examples
 
 from socratic_distill.errors import UserError
+from socratic_distill.formats import FORMAT_VERSION
 from socratic_distill.jsonl import write_jsonl
 from socratic_distill.schemas import TrainingExample
 from socratic_distill.train.data import (
@@ -43,7 +44,7 @@ def tokenizer():
 
 
 def _example(text: str, spans: list[tuple[int, int]]) -> TrainingExample:
-    return TrainingExample(id="x", task="qa", text=text, loss_spans=spans, format_version=1)
+    return TrainingExample(id="x", task="qa", text=text, loss_spans=spans, format_version=FORMAT_VERSION)
 
 
 def _trained_runs(feature: dict, tokenizer) -> list[str]:
