@@ -1,6 +1,6 @@
 """The turn engine on hand-made student lines: what each turn records, seeds, and the choice."""
 
-from socratic_distill.infer.engine import Dialogue, choose, turn_seed
+from socratic_distill.infer.engine import Dialogue, choose, generate_isolated, turn_seed
 from socratic_distill.schemas import Problem
 
 
@@ -52,3 +52,22 @@ def test_the_choice_is_the_majority_and_its_first_sample_and_skips_failures():
     assert choose([samples[0]]).chosen is None
     single = choose([samples[1]])
     assert single.answer == "3" and single.samples is None
+
+
+def test_a_failing_prompt_fails_alone_found_by_halving():
+    from socratic_distill.infer.generate import Generation
+
+    calls = []
+
+    def backend(prompts, seed, **settings):
+        if any("bad" in p for p in prompts):
+            raise ValueError("too long for the context window")
+        return [Generation(f"ok {p} {s}", 1, 1, "eos") for p, s in zip(prompts, seed, strict=True)]
+
+    prompts = [f"p{i}" for i in range(8)]
+    prompts[5] = "bad"
+    results = generate_isolated(backend, prompts, list(range(8)), on_call=calls.append)
+    assert isinstance(results[5], ValueError)
+    assert [r.text for i, r in enumerate(results) if i != 5] == \
+        [f"ok p{i} {i}" for i in range(8) if i != 5]  # each prompt kept its own seed
+    assert calls == [8, 4, 4, 2, 1, 1, 2]  # halving: 7 calls, not 1 + 8 one by one

@@ -9,9 +9,11 @@ diverge.
 
 from __future__ import annotations
 
+import logging
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from socratic_distill.eval.answers import majority_vote
 from socratic_distill.formats import (
@@ -24,6 +26,11 @@ from socratic_distill.formats import (
     step_answer,
 )
 from socratic_distill.schemas import Problem, Step
+
+if TYPE_CHECKING:  # the engine itself needs no torch
+    from socratic_distill.infer.generate import GenerateFn, Generation
+
+log = logging.getLogger(__name__)
 
 
 def turn_seed(seed: int, key: str, replica: int, turn: int) -> int:
@@ -123,3 +130,37 @@ def choose(dialogues: Sequence[Dialogue]) -> Choice:
     answer = majority_vote([d.answer for d in ok]) if many else ok[0].answer
     chosen = next((d for d in ok if d.answer == answer), ok[0])
     return Choice(answer, chosen, [d.answer for d in dialogues] if many else None)
+
+
+def generate_isolated(
+    fn: GenerateFn, prompts: Sequence[str], seeds: Sequence[int], keys: Sequence | None = None,
+    on_call: Callable[[int], None] | None = None, **settings,
+) -> list[Generation | BaseException]:
+    """Generate `prompts` in one call; if it raises, halve and retry, so that a failing prompt
+    (one too long for the context window, say) fails alone, in a few calls, and every other
+    prompt is still answered. Each row's result, or the exception its own prompt raised."""
+    results: list[Generation | BaseException] = [RuntimeError("not generated")] * len(prompts)
+
+    def run(indices: list[int]) -> None:
+        if on_call is not None:
+            on_call(len(indices))
+        extra = {"prefix_keys": [keys[i] for i in indices]} if keys is not None else {}
+        try:
+            generated = fn([prompts[i] for i in indices], seed=[seeds[i] for i in indices],
+                           **settings, **extra)
+            for i, result in zip(indices, generated, strict=True):
+                results[i] = result
+        except Exception as error:  # noqa: BLE001 - reported on the row's own dialogue
+            if len(indices) == 1:
+                results[indices[0]] = error
+                return
+            if len(indices) == len(prompts):
+                log.warning("a batch of %d failed; halving it to find the failing prompts",
+                            len(prompts), exc_info=True)
+            half = len(indices) // 2
+            run(indices[:half])
+            run(indices[half:])
+
+    if prompts:
+        run(list(range(len(prompts))))
+    return results

@@ -32,7 +32,7 @@ from socratic_distill.formats import (
     unified_prompt,
 )
 from socratic_distill.infer.config import SolveConfig
-from socratic_distill.infer.engine import Dialogue, choose
+from socratic_distill.infer.engine import Dialogue, choose, generate_isolated
 from socratic_distill.infer.generate import GenerateFn, Generation, PrefixCache
 from socratic_distill.methods import ROLES
 from socratic_distill.schemas import Prediction, Problem
@@ -62,19 +62,13 @@ class _Caller:
             kwargs["prefix_cache"] = prefix_cache
         keys = [job.key for job in jobs]
         start = time.perf_counter()
-        try:
-            results: list[Generation | None] = list(
-                fn(prompts, seed=seeds, prefix_keys=keys, **kwargs))
-        except Exception:  # noqa: BLE001 - find the culprits one by one, below
-            log.warning("a batch of %d failed; retrying its prompts one by one", len(prompts),
-                        exc_info=True)
-            results = []
-            for job, prompt, seed, key in zip(jobs, prompts, seeds, keys, strict=True):
-                try:
-                    results.extend(fn([prompt], seed=[seed], prefix_keys=[key], **kwargs))
-                except Exception as error:  # noqa: BLE001 - reported on the problem itself
-                    job.fail(error)
-                    results.append(None)
+        generated = generate_isolated(fn, prompts, seeds, keys, **kwargs)
+        results: list[Generation | None] = []
+        for job, result in zip(jobs, generated, strict=True):
+            if isinstance(result, BaseException):
+                job.fail(result)
+                result = None
+            results.append(result)
         share = (time.perf_counter() - start) / max(len(jobs), 1)
         for index, (job, result) in enumerate(zip(jobs, results, strict=True)):
             job.seconds += share

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from socratic_distill.infer.config import SolveConfig
-from socratic_distill.infer.engine import Dialogue, choose
+from socratic_distill.infer.engine import Dialogue, choose, generate_isolated
 from socratic_distill.infer.generate import GenerateFn, Generation, PrefixCache
 from socratic_distill.infer.solvers import solve
 from socratic_distill.schemas import Problem, Step
@@ -296,33 +296,18 @@ class Scheduler:
             settings = dict(key, batch_size=self.decode_batch_size)
             if cache is not None:
                 settings["prefix_cache"] = cache
-            self._isolated(self.generators[role], rows, indices, settings, results,
-                           keys if cache is not None else None)
+            row_keys = [keys[i] for i in indices] if keys is not None and cache is not None else None
+            generated = generate_isolated(
+                self.generators[role], [rows[i][1] for i in indices], [rows[i][2] for i in indices],
+                row_keys, on_call=self.metrics.observe_call, **settings)
+            for i, result in zip(indices, generated, strict=True):
+                results[i] = result
         for index, ((job, _, _), result) in enumerate(zip(rows, results, strict=True)):
             if isinstance(result, Generation):
                 job.charge(result)
                 if result.error is not None:
                     results[index] = ValueError(result.error)
         return results
-
-    def _isolated(self, fn: GenerateFn, rows: Sequence[tuple[Job, str, int]], indices: list[int],
-                  settings: dict, results: list, keys: Sequence | None) -> None:
-        """Generate `indices` in one call; if it raises, halve and retry, so that a failing
-        prompt fails alone in a few calls, not one call per row."""
-        self.metrics.observe_call(len(indices))
-        extra = {"prefix_keys": [keys[i] for i in indices]} if keys is not None else {}
-        try:
-            generated = fn([rows[i][1] for i in indices], seed=[rows[i][2] for i in indices],
-                           **settings, **extra)
-            for i, result in zip(indices, generated, strict=True):
-                results[i] = result
-        except Exception as error:  # noqa: BLE001 - reported on the row's own job
-            if len(indices) == 1:
-                results[indices[0]] = error
-                return
-            half = len(indices) // 2
-            self._isolated(fn, rows, indices[:half], settings, results, keys)
-            self._isolated(fn, rows, indices[half:], settings, results, keys)
 
     # ---- OpenAI-style completions ----
 
