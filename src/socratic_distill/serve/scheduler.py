@@ -125,6 +125,19 @@ class Job:
             return "complete"
         return "socratic" if self.spec.config.method == "socratic" else "single"
 
+    @property
+    def solving(self) -> SolveSpec:
+        """The problem a solve job holds (the method's jobs are dispatched by `kind`)."""
+        if not isinstance(self.spec, SolveSpec):
+            raise TypeError(f"job {self.id} is a completion, not a solve")
+        return self.spec
+
+    @property
+    def completing(self) -> CompleteSpec:
+        if not isinstance(self.spec, CompleteSpec):
+            raise TypeError(f"job {self.id} is a solve, not a completion")
+        return self.spec
+
     def charge(self, result: Generation) -> None:
         self.prompt_tokens += result.prompt_tokens
         self.completion_tokens += result.completion_tokens
@@ -314,20 +327,20 @@ class Scheduler:
     def _complete(self, jobs: list[Job]) -> None:
         by_role: dict[str, list[tuple[Job, str, int]]] = {}
         for job in jobs:
-            spec: CompleteSpec = job.spec  # type: ignore[assignment]
+            spec = job.completing
             rows = by_role.setdefault(spec.role, [])
             for prompt in spec.prompts:
                 rows.extend((job, prompt, spec.seed + k) for k in range(spec.n))
 
         def settings(job: Job) -> dict:
-            spec: CompleteSpec = job.spec  # type: ignore[assignment]
+            spec = job.completing
             return dict(max_new_tokens=spec.max_tokens, temperature=spec.temperature,
                         top_p=spec.top_p, stop_strings=spec.stop)
 
         for role, rows in by_role.items():
             results = self._generate(role, rows, settings)
             for job in jobs:
-                if job.spec.role != role:  # type: ignore[union-attr]
+                if job.completing.role != role:
                     continue
                 mine = [r for (owner, _, _), r in zip(rows, results, strict=True) if owner is job]
                 failure = next((r for r in mine if isinstance(r, BaseException)), None)
@@ -342,10 +355,10 @@ class Scheduler:
     def _single(self, jobs: list[Job]) -> None:
         groups: dict[str, list[Job]] = {}
         for job in jobs:
-            groups.setdefault(job.spec.config.model_dump_json(), []).append(job)  # type: ignore
+            groups.setdefault(job.solving.config.model_dump_json(), []).append(job)
         for group in groups.values():
-            config: SolveConfig = group[0].spec.config  # type: ignore[union-attr]
-            problems = [job.spec.problem() for job in group]  # type: ignore[union-attr]
+            config = group[0].solving.config
+            problems = [job.solving.problem() for job in group]
             self.metrics.observe_call(len(group) * config.samples)
             try:
                 predictions = solve(problems, {"model": self.generators["model"]}, config)
@@ -374,7 +387,7 @@ class Scheduler:
     def _socratic_turn(self, jobs: list[Job]) -> None:
         include = self.config.qg_include_solutions
         pending = [(job, d) for job in jobs for d in job.attempts if not d.done]
-        rows = [(job, d.ask_prompt(include), d.seed(job.spec.config.seed, 2 * len(d.steps)))
+        rows = [(job, d.ask_prompt(include), d.seed(job.solving.config.seed, 2 * len(d.steps)))
                 for job, d in pending]
         results = self._generate("qg", rows, lambda job: self._line_settings(job, False),
                                  [(job.id, d.replica) for job, d in pending])
@@ -391,7 +404,7 @@ class Scheduler:
         # arrive while the solver runs, in time for the next turn.
         self._close_finished(jobs)
         asking = [(job, d) for job, d in pending if not d.done]
-        rows = [(job, d.solve_prompt(), d.seed(job.spec.config.seed, 2 * len(d.steps) - 1))
+        rows = [(job, d.solve_prompt(), d.seed(job.solving.config.seed, 2 * len(d.steps) - 1))
                 for job, d in asking]
         results = self._generate("qa", rows, lambda job: self._line_settings(job, True),
                                  [(job.id, d.replica) for job, d in asking])
@@ -399,7 +412,7 @@ class Scheduler:
             if isinstance(result, BaseException):
                 dialogue.fail(result)
                 continue
-            step = dialogue.take_solution(result.text, job.spec.config.max_steps)
+            step = dialogue.take_solution(result.text, job.solving.config.max_steps)
             self._emit_step(job, dialogue.replica, len(dialogue.steps), step, subquestion=False)
         self._forget([(job.id, d.replica) for job, d in pending if d.done])
         self._close_finished(jobs)
@@ -410,7 +423,7 @@ class Scheduler:
                 self._close_socratic(job)
 
     def _line_settings(self, job: Job, solver: bool) -> dict:
-        config: SolveConfig = job.spec.config  # type: ignore[union-attr]
+        config = job.solving.config
         return dict(max_new_tokens=config.budget, temperature=config.temperature,
                     top_p=config.top_p, stop_at_newline=True,
                     calculator=config.calculator and solver)
@@ -431,7 +444,7 @@ class Scheduler:
 
     def _final(self, job: Job, answer: str | None, steps: list[Step], text: str,
                samples: list | None) -> dict[str, Any]:
-        spec: SolveSpec = job.spec  # type: ignore[assignment]
+        spec = job.solving
         final = {"id": job.id, "method": spec.config.method, "answer": answer,
                  "steps": [step.model_dump() for step in steps], "text": text,
                  "tokens": _usage(job), "seconds": round(time.monotonic() - job.created, 4)}
