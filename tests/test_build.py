@@ -74,3 +74,37 @@ def test_bad_input_writes_nothing(tmp_path, content, message):
     with pytest.raises(UserError, match=message):
         build_from_file(source, tmp_path / "sets")
     assert not (tmp_path / "sets").exists()
+
+
+def test_overlap_with_an_evaluation_split_is_counted_then_dropped(tmp_path):
+    source = tmp_path / "problems.jsonl"
+    leaked = Problem(id="p9", question="Ann has 9 pens and buys 4 boxes with 2 pens in each box.",
+                     answer="17", gold_steps=STEPS)
+    write_jsonl(source, [problem(1, gold_steps=STEPS), leaked])
+    test_split = {"x:test": [Problem(id="t", answer="1",
+                                     question="Ann has 9 pens and buys 4 boxes with 2 pens each?")]}
+    counts = build_from_file(source, tmp_path / "kept", check_against=test_split)
+    assert counts["answer"] == 2
+    (overlap,) = json.loads((tmp_path / "kept" / "build.json").read_text())["contamination"]
+    assert overlap == {"against": "x:test", "ngram": 8, "train_problems": 2, "sharing": 1,
+                       "dropped": False, "examples": ["p9"]}
+    counts = build_from_file(source, tmp_path / "clean", check_against=test_split,
+                             drop_contaminated=True)
+    ids = {e.id for e in read_jsonl(tmp_path / "clean" / "unified.jsonl", TrainingExample)}
+    assert counts["answer"] == 1 and ids == {"p1"}
+    with pytest.raises(UserError, match="needs the evaluation splits"):
+        build_from_file(source, tmp_path / "none", drop_contaminated=True)
+
+
+def test_dropping_teacher_annotations_of_contaminated_problems(tmp_path):
+    source = tmp_path / "annotations.jsonl"
+    steps = [Step(subquestion="What is 7*2?", solution="7*2 = <<7*2=14>>14.", answer="14")]
+    write_jsonl(source, [Annotation(id=f"p{i}", teacher="t", style="socratic", steps=steps,
+                                    final_answer="14", correct=True) for i in (1, 2)])
+    problems = [problem(1), Problem(id="p2", answer="14",
+                                    question="Bo has seven bags with two pens in every single bag.")]
+    counts = build_from_file(source, tmp_path / "sets", problems=problems, drop_contaminated=True,
+                             check_against={"x:test": [problems[1]]})
+    assert counts["answer"] == 1 and counts["qg"] == 1
+    (qa,) = read_jsonl(tmp_path / "sets" / "qa.jsonl", TrainingExample)
+    assert qa.id == "p1#0"

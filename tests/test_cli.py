@@ -106,6 +106,26 @@ def test_build_from_an_export(tmp_path):
         assert len((tmp_path / "sets" / f"{task}.jsonl").read_text().splitlines()) == 20
 
 
+def test_build_counts_and_drops_gsm8k_problems_that_share_words_with_its_test_set(
+        tmp_path, shared_data):
+    import re
+
+    problems = tmp_path / "train.jsonl"
+    cli("data", "export", "gsm8k:train", "--limit", 150, "--data-dir", shared_data, "--out", problems)
+    result = cli("build", "--annotations", problems, "--out", tmp_path / "sets", "--data-dir",
+                 shared_data, "--check-against", "gsm8k:test", "--drop-contaminated")
+    assert result.returncode == 0, result.stderr
+    found = re.search(r"(\d+) of 150 training problems .* with gsm8k:test: dropped", result.stderr)
+    assert found and int(found[1]) > 0, result.stderr
+    kept = (tmp_path / "sets" / "answer.jsonl").read_text().splitlines()
+    assert len(kept) == 150 - int(found[1])
+    manifest = json.loads((tmp_path / "sets" / "build.json").read_text())
+    assert manifest["contamination"][0]["sharing"] == int(found[1])
+    refused = cli("build", "--annotations", problems, "--out", tmp_path / "x", "--drop-contaminated")
+    assert refused.returncode == 2 and "--check-against" in refused.stderr
+    assert not (tmp_path / "x").exists()
+
+
 def test_real_dataset_from_the_shared_folder(shared_data):
     result = cli("data", "show", "gsm8k:test", "--limit", 1, "--data-dir", shared_data)
     assert result.returncode == 0, result.stderr

@@ -152,6 +152,32 @@ def test_a_layout_change_rebuilds_and_retrains_everything_after_it(tmp_path, mon
     monkeypatch.setattr(formats, "FORMAT_VERSION", formats.FORMAT_VERSION + 1)
     after = prints()
     changed = {name for name in before if before[name] != after[name]}
-    unchanged = {"data", "annotate-socratic", "annotate-cot"}
+    unchanged = {"data", "contamination", "annotate-socratic", "annotate-cot"}
     assert changed == set(before) - unchanged
     assert {"build", "train-qg", "train-qa", "train-answer", "report"} <= changed
+
+
+def test_overlap_is_counted_and_dropping_it_rebuilds_without_those_problems(tmp_path):
+    gold = {"teacher": {"spec": "gold"}, "methods": ["cot"],
+            "dataset": {**MINI["dataset"], "eval_limit": 100}}
+    config = mini(tmp_path, **gold)
+    # Without dropping, the build stage's settings (and the students' fingerprints) stay as before.
+    assert {s.name: s for s in plan_stages(config)}["build"].settings == {"format_version": 2}
+    run_dir = tmp_path / "run"
+    for stage in ("data", "contamination", "build"):
+        run_experiment(config, only=stage)
+    overlap = json.loads((run_dir / "contamination" / "overlap.json").read_text())
+    (record,) = overlap["overlaps"]
+    assert record["against"] == "synthetic:test" and record["train_problems"] == 40
+    assert 0 < record["sharing"] <= 40 and overlap["dropped"] == []  # templates share phrasing
+    assert len(read_jsonl(run_dir / "build" / "cot.jsonl")) == 40
+
+    dropping = mini(tmp_path, **gold, build={"drop_contaminated": True})
+    for stage in ("contamination", "build"):
+        run_experiment(dropping, only=stage)
+    dropped = set(json.loads((run_dir / "contamination" / "overlap.json").read_text())["dropped"])
+    assert len(dropped) == record["sharing"]
+    kept = {line["id"] for line in read_jsonl(run_dir / "build" / "cot.jsonl")}
+    assert len(kept) == 40 - len(dropped) and not kept & dropped
+    with pytest.raises(UserError, match=r"build\.ngrm"):
+        mini(tmp_path, build={"ngrm": 8})

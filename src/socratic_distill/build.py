@@ -6,20 +6,26 @@ their dataset by id: each kept annotation becomes one annotated problem, its ste
 style) or solution (cot style) replacing the dataset's own; problems without a kept annotation
 are left out. Output: DIR/{task}.jsonl of `TrainingExample` and DIR/build.json with the counts,
 the format version and the input hashes.
+
+With evaluation splits to check against, the manifest also counts the training problems that
+share a run of words with each (`data.contamination`), and `drop_contaminated` leaves them out.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 from socratic_distill import formats
+from socratic_distill.data.contamination import NGRAM, Overlap, check_overlap, format_overlap
 from socratic_distill.errors import UserError
 from socratic_distill.jsonl import atomic_writer, file_sha256, iter_jsonl, read_jsonl, write_jsonl
 from socratic_distill.methods import TASKS
 from socratic_distill.schemas import Annotation, Problem
 
 MANIFEST = "build.json"
+log = logging.getLogger(__name__)
 
 
 def build_training_sets(
@@ -30,6 +36,7 @@ def build_training_sets(
     qg_include_solutions: bool = True,
     source: dict | None = None,
     answer_problems: list[Problem] | None = None,
+    contamination: list[Overlap] | None = None,
 ) -> dict[str, int]:
     """Write one JSONL per task and a manifest; return the example count per task.
 
@@ -56,6 +63,7 @@ def build_training_sets(
         "examples": counts,
         "qg_include_solutions": qg_include_solutions,
         **(source or {}),
+        **({"contamination": [o.model_dump() for o in contamination]} if contamination else {}),
     }
     with atomic_writer(out_dir / MANIFEST) as handle:
         json.dump(manifest, handle, indent=2)
@@ -86,26 +94,48 @@ def _is_annotation_file(path: Path) -> bool:
     return first is not None and "teacher" in first and "style" in first
 
 
+def decontaminate(
+    train: list[Problem], evaluations: dict[str, list[Problem]], *, n: int = NGRAM,
+    drop: bool = False,
+) -> tuple[list[Overlap], set[str]]:
+    """The overlap with each evaluation split, logged, and the ids to leave out (none unless
+    `drop`)."""
+    records, ids = check_overlap(train, evaluations, n=n, drop=drop)
+    for record in records:
+        log.info(format_overlap(record))
+    return records, {i for found in ids.values() for i in found} if drop else set()
+
+
 def build_from_file(
     annotations: str | Path,
     out_dir: str | Path,
     problems: list[Problem] | None = None,
+    *,
+    check_against: dict[str, list[Problem]] | None = None,
+    drop_contaminated: bool = False,
     **kwargs,
 ) -> dict[str, int]:
-    """`build --annotations FILE [--dataset ...]`: validate every line, join, and build."""
+    """`build --annotations FILE [--dataset ...]`: validate every line, join, check the overlap
+    with the evaluation splits in `check_against`, and build."""
     annotations = Path(annotations)
     if not annotations.is_file():
         raise UserError(f"{annotations}: no such file")
+    if drop_contaminated and not check_against:
+        raise UserError("--drop-contaminated needs the evaluation splits (--check-against)")
     source = {"annotations": str(annotations), "annotations_sha256": file_sha256(annotations)}
-    if _is_annotation_file(annotations):
-        if problems is None:
-            raise UserError(f"{annotations} holds teacher annotations: pass --dataset to join them")
-        records = annotated_problems(problems, read_jsonl(annotations, Annotation))
-        if not records:
-            raise UserError(f"{annotations}: no kept annotation to build from")
+    teacher = _is_annotation_file(annotations)
+    if teacher and problems is None:
+        raise UserError(f"{annotations} holds teacher annotations: pass --dataset to join them")
+    records = read_jsonl(annotations, Annotation if teacher else Problem)
+    overlaps, dropped = decontaminate(problems if teacher else records, check_against or {},
+                                      drop=drop_contaminated)
+    if teacher:
+        problems = [problem for problem in problems if problem.id not in dropped]
+        records = annotated_problems(problems, [a for a in records if a.id not in dropped])
         kwargs.setdefault("answer_problems", problems)
     else:
-        records = read_jsonl(annotations, Problem)
-        if not records:
-            raise UserError(f"{annotations}: no problems in the file")
-    return build_training_sets(records, out_dir, source=source, **kwargs)
+        records = [problem for problem in records if problem.id not in dropped]
+    if not records:
+        what = "kept annotation" if teacher else "problems"
+        raise UserError(f"{annotations}: no {what} to build from")
+    return build_training_sets(records, out_dir, source=source, contamination=overlaps, **kwargs)

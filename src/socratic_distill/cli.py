@@ -210,13 +210,20 @@ def build(
     qg_without_solutions: Annotated[
         bool, typer.Option(help="Ablation: the decomposer sees earlier subquestions only.")
     ] = False,
+    check_against: Annotated[list[str] | None, typer.Option(
+        help="An evaluation split (e.g. gsm8k:test) to count training problems sharing a run "
+        "of 8 words with; repeatable.")] = None,
+    drop_contaminated: Annotated[bool, typer.Option(
+        help="Leave out the training problems that --check-against finds.")] = False,
 ) -> None:
     """Write the five training sets (answer, cot, unified, qg, qa) as JSONL."""
     from socratic_distill.build import build_from_file
 
     problems = load_dataset_arg(dataset, limit, data_dir, dataset_option) if dataset else None
+    evaluations = {spec: load_dataset_arg(spec, None, data_dir, None) for spec in check_against or []}
     counts = build_from_file(
-        annotations, out, problems=problems, qg_include_solutions=not qg_without_solutions
+        annotations, out, problems=problems, qg_include_solutions=not qg_without_solutions,
+        check_against=evaluations, drop_contaminated=drop_contaminated,
     )
     for task, count in counts.items():
         typer.echo(f"{task:<8} {count:>7} examples -> {out / (task + '.jsonl')}")

@@ -13,6 +13,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from socratic_distill.data.contamination import NGRAM
 from socratic_distill.errors import UserError, describe_validation
 from socratic_distill.methods import RUN_METHODS, TASKS, RunMethod, Task, run_method_tasks
 
@@ -42,6 +43,13 @@ class TeacherSection(Strict):
     )
 
 
+class BuildSection(Strict):
+    drop_contaminated: bool = Field(
+        False, description="Leave out the training problems that share a run of `ngram` words "
+        "with a problem of an evaluation split (they are counted either way).")
+    ngram: int = Field(NGRAM, ge=1, description="Words in a run that counts as shared.")
+
+
 class StudentSection(Strict):
     model: str | None = Field(None, description="Model spec; default: `students.default.model`.")
     train: dict[str, Any] = Field(default_factory=dict, description="TrainConfig overrides.")
@@ -52,6 +60,7 @@ class ExperimentConfig(Strict):
     run_dir: str | None = Field(None, description="Where the run lives; default runs/NAME.")
     dataset: DatasetSection = Field(default_factory=DatasetSection)
     teacher: TeacherSection = Field(default_factory=TeacherSection)
+    build: BuildSection = Field(default_factory=BuildSection)
     methods: list[RunMethod] = Field(["answer", "cot", "unified", "socratic"])
     default_model: str = Field("scratch:small", description="Student model for every task.")
     train: dict[str, Any] = Field(default_factory=dict, description="TrainConfig for every task.")

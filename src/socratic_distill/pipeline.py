@@ -3,6 +3,7 @@
 Each step is a `Stage` (see `stages.py`) in the run directory:
 
     RUN/data/             train.jsonl: the training problems, normalised
+    RUN/contamination/    overlap.json: training problems sharing words with each eval split
     RUN/annotate-STYLE/   annotations.jsonl (not with the `gold` teacher)
     RUN/build/            the five training sets
     RUN/train-TASK/       a student model directory
@@ -32,6 +33,7 @@ from socratic_distill.schemas import Annotation, Problem
 from socratic_distill.stages import Stage, run_stages
 
 log = logging.getLogger(__name__)
+OVERLAP = "overlap.json"
 
 
 def _problems(config: ExperimentConfig, split: str, limit: int | None) -> list[Problem]:
@@ -63,6 +65,33 @@ def data_stage(config: ExperimentConfig) -> Stage:
     return Stage("data", _dataset_settings(config, split, limit), action)
 
 
+def contamination_stage(config: ExperimentConfig) -> Stage:
+    build = config.build
+    limit = config.dataset.eval_limit
+    settings = {"ngram": build.ngram, "drop": build.drop_contaminated,
+                "against": [_dataset_settings(config, split, limit) for split in config.dataset.eval_splits]}
+
+    def action(directory: Path) -> dict[str, Any]:
+        from socratic_distill.build import decontaminate
+
+        train = read_jsonl(directory.parent / "data" / "train.jsonl", Problem)
+        evaluations = {config.dataset.spec(split): _problems(config, split, limit)
+                       for split in config.dataset.eval_splits}
+        records, dropped = decontaminate(train, evaluations, n=build.ngram,
+                                         drop=build.drop_contaminated)
+        with atomic_writer(directory / OVERLAP) as handle:
+            json.dump({"overlaps": [r.model_dump() for r in records], "dropped": sorted(dropped)},
+                      handle, indent=1)
+        return {"sharing": {record.against: record.sharing for record in records},
+                "dropped": len(dropped)}
+
+    return Stage("contamination", settings, action, needs=["data"])
+
+
+def _overlap(run: Path) -> dict[str, Any]:
+    return json.loads((run / "contamination" / OVERLAP).read_text())
+
+
 def annotate_stage(config: ExperimentConfig, style: str) -> Stage:
     from socratic_distill.teacher.config import AnnotateConfig
 
@@ -84,8 +113,15 @@ def annotate_stage(config: ExperimentConfig, style: str) -> Stage:
 
 
 def build_stage(config: ExperimentConfig, annotate_names: list[str]) -> Stage:
+    drop = config.build.drop_contaminated
+
     def action(directory: Path) -> dict[str, Any]:
-        problems = read_jsonl(directory.parent / "data" / "train.jsonl", Problem)
+        run = directory.parent
+        dropped = set(_overlap(run)["dropped"]) if drop else set()
+        problems = [p for p in read_jsonl(run / "data" / "train.jsonl", Problem) if p.id not in dropped]
+        if not problems:
+            raise UserError("every training problem shares words with an evaluation split: "
+                            "nothing is left to train on (build.drop_contaminated)")
         annotated = problems
         if annotate_names:
             from socratic_distill.build import annotated_problems
@@ -93,17 +129,22 @@ def build_stage(config: ExperimentConfig, annotate_names: list[str]) -> Stage:
             annotations = [
                 record
                 for name in annotate_names
-                for record in read_jsonl(directory.parent / name / "annotations.jsonl", Annotation)
+                for record in read_jsonl(run / name / "annotations.jsonl", Annotation)
+                if record.id not in dropped
             ]
             annotated = annotated_problems(problems, annotations)
             if not annotated:
                 raise UserError("the teacher's annotations kept nothing to train on")
         counts = build_training_sets(annotated, directory, answer_problems=problems)
-        return {"examples": counts}
+        return {"examples": counts, **({"dropped": len(dropped)} if drop else {})}
 
     # The layouts' version: a layout change rebuilds the sets and retrains every student.
-    return Stage("build", {"format_version": formats.FORMAT_VERSION}, action,
-                 needs=["data", *annotate_names])
+    # Dropping is named only when on, so that existing runs keep their students.
+    settings: dict[str, Any] = {"format_version": formats.FORMAT_VERSION}
+    if drop:
+        settings["drop_contaminated"] = True
+    return Stage("build", settings, action,
+                 needs=["data", *annotate_names, *(["contamination"] if drop else [])])
 
 
 def train_stage(config: ExperimentConfig, task: str) -> Stage:
@@ -164,8 +205,10 @@ def evaluate_stage(config: ExperimentConfig, method: str, split: str) -> Stage:
         problems = _problems(config, split, config.dataset.eval_limit)
         result = evaluate_predictions(problems, load_predictions(run / solve_name / "predictions.jsonl"))
         trained = [read_record(run / f"train-{task}") or {} for task in config.method_tasks(method)]
+        overlaps = {o["against"]: o for o in _overlap(run)["overlaps"]}
         record = Evaluation(
             run=config.name, method=method, split=split, dataset=config.dataset.spec(split),
+            contamination=overlaps.get(config.dataset.spec(split)),
             student={
                 "model": " + ".join(sorted({config.model_for(t) for t in config.method_tasks(method)})),
                 "parameters": max((t.get("summary", {}).get("parameters") or 0 for t in trained),
@@ -180,7 +223,8 @@ def evaluate_stage(config: ExperimentConfig, method: str, split: str) -> Stage:
         return {"method": method, "split": split, "accuracy": result.accuracy,
                 "ci": [result.ci_low, result.ci_high], "total": result.total}
 
-    return Stage(f"evaluate-{method}-{split}", {"mode": "flexible"}, action, needs=[solve_name])
+    return Stage(f"evaluate-{method}-{split}", {"mode": "flexible"}, action,
+                 needs=[solve_name, "contamination"])
 
 
 def report_stage(evaluations: list[str]) -> Stage:
@@ -194,7 +238,7 @@ def report_stage(evaluations: list[str]) -> Stage:
 
 
 def plan_stages(config: ExperimentConfig) -> list[Stage]:
-    stages = [data_stage(config)]
+    stages = [data_stage(config), contamination_stage(config)]
     annotate_names = []
     if config.teacher.spec != "gold":
         for style in config.teacher.styles:

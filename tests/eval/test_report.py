@@ -88,3 +88,20 @@ def test_the_report_shows_where_wrong_answers_first_went_wrong(tmp_path):
     assert "## Where wrong answers first went wrong" in markdown and "first_errors.png" in markdown
     assert paths["first_errors"].stat().st_size > 1000
     assert "Where wrong answers first went wrong" in paths["html"].read_text()
+
+
+def test_the_report_shows_the_train_test_overlap_when_it_was_checked(tmp_path):
+    overlap = {"against": "synthetic:test", "ngram": 8, "train_problems": 400, "sharing": 30,
+               "dropped": False, "examples": ["p1"]}
+    checked = write_run(tmp_path, "checked", [
+        {**record("cot", {2: [True]}), "contamination": overlap},
+        {**record("socratic", {2: [True]}), "contamination": overlap}])
+    unchecked = write_run(tmp_path, "plain", [record("cot", {2: [True]})])
+    paths = write_report([checked, unchecked], tmp_path / "report")
+    markdown = paths["markdown"].read_text()
+    assert "| checked | test | 400 | 30 (7.5%, 8 words) | no |" in markdown
+    assert markdown.count("| checked | test | 400 |") == 1 and "| plain | test | " not in \
+        markdown.split("## Train/test overlap")[1]
+    assert "Train/test overlap" in paths["html"].read_text()
+    paths = write_report([unchecked], tmp_path / "report-plain")
+    assert "Train/test overlap" not in paths["markdown"].read_text()

@@ -14,6 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from socratic_distill.data.contamination import Overlap
 from socratic_distill.errors import UserError, describe_validation
 from socratic_distill.eval.answers import (
     AnswerType,
@@ -86,6 +87,8 @@ class Evaluation(EvalResult):
     student: StudentInfo = Field(default_factory=StudentInfo)
     train_seconds: float | None = None
     solve_seconds: float | None = None
+    contamination: Overlap | None = Field(
+        default=None, description="Training problems sharing a run of words with this split.")
 
 
 def read_evaluation(path: Path) -> Evaluation:

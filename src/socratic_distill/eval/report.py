@@ -4,7 +4,8 @@ It reads every `metrics.json` that an evaluation wrote inside the runs (an `Eval
 `run`, `method`, `split`, `dataset`, `student`, `train_seconds`, `solve_seconds`) and draws:
 accuracy per method with 95% intervals, accuracy by number of reasoning steps, where wrong
 answers first went wrong (`eval.diagnosis`), tokens generated per problem, training and
-inference time, and accuracy against student size when several sizes ran. The HTML page
+inference time, accuracy against student size when several sizes ran, and how many training
+problems share a run of words with each evaluation split, when that was checked. The HTML page
 embeds its plots, so it works offline as a single file.
 """
 
@@ -29,6 +30,10 @@ PAPER_GSM8K = [
     ("GPT-2 large (774M)", "Socratic CoT (decomposer + solver)", 21.1),
     ("GPT-3 6B", "fine-tuned (Cobbe et al., 2021)", 21.7),
 ]
+
+OVERLAP_NOTE = ("A training problem shares a run of words with a split when some run of that many "
+                "consecutive words (lower-cased, without punctuation) occurs in one of the split's "
+                "problems; template-made problems share phrasing by construction.")
 
 
 def collect(sources: list[Path]) -> list[dict[str, Any]]:
@@ -101,6 +106,21 @@ def steps_table(rows: list[dict[str, Any]]) -> list[list[str]]:
         counts = by_steps(row)
         cells = [f"{_pct(c / t)} ({t})" if t else "–" for c, t in (counts.get(d, (0, 0)) for d in depths)]
         table.append([row["run"], row["split"], row["method"], *cells])
+    return table
+
+
+def contamination_table(rows: list[dict[str, Any]]) -> list[list[str]]:
+    """Per run and split that was checked: the training problems sharing a run of words with it."""
+    checked = {(row["run"], row["split"]): row["contamination"] for row in rows
+               if row.get("contamination")}
+    if not checked:
+        return []
+    table = [["run", "split", "training problems", "sharing a run of words", "left out"]]
+    for (run, split), overlap in checked.items():
+        share = overlap["sharing"] / overlap["train_problems"] if overlap["train_problems"] else 0.0
+        table.append([run, split, str(overlap["train_problems"]),
+                      f"{overlap['sharing']} ({_pct(share)}%, {overlap['ngram']} words)",
+                      "yes" if overlap["dropped"] else "no"])
     return table
 
 
@@ -242,6 +262,7 @@ def write_report(run_dirs: list[Path], out_dir: Path) -> dict[str, Path]:
                          plot_first_errors(rows, out_dir / "first_errors.png"),
                          plot_accuracy_vs_size(rows, out_dir / "accuracy_vs_size.png")) if p]
     results, depth, mistakes = results_table(rows), steps_table(rows), errors_table(rows)
+    overlap = contamination_table(rows)
     paper = [["model", "training", "GSM8K accuracy %"]] + [[m, t, f"{a:.1f}"] for m, t, a in PAPER_GSM8K]
     show_paper = any(row.get("dataset", "").startswith("gsm8k") for row in rows)
     title = "socratic-distill report: " + ", ".join(sorted({row["run"] for row in rows}))
@@ -254,6 +275,8 @@ def write_report(run_dirs: list[Path], out_dir: Path) -> dict[str, Path]:
                "; ".join(f"`{kind}`: {DESCRIPTIONS[kind]}" for kind in FIRST_ERRORS)
                + " (each wrong answer with gold steps, at its first wrong step).", ""]
     md += [f"![{p.stem}]({p.name})" for p in plots] + [""]
+    if overlap:
+        md += ["## Train/test overlap", "", _markdown(overlap), "", OVERLAP_NOTE, ""]
     if show_paper:
         md += ["## Reported in the paper (Shridhar et al., 2023)", "", _markdown(paper), ""]
     md += ["Accuracy counts a missing or unparsable answer as wrong; intervals are Wilson 95%.", ""]
@@ -272,6 +295,8 @@ def write_report(run_dirs: list[Path], out_dir: Path) -> dict[str, Path]:
         + (f"<h2>Where wrong answers first went wrong</h2>{_html_table(mistakes)}"
            if mistakes else "")
         + images
+        + (f"<h2>Train/test overlap</h2>{_html_table(overlap)}<p>{html.escape(OVERLAP_NOTE)}</p>"
+           if overlap else "")
         + (f"<h2>Reported in the paper</h2>{_html_table(paper)}" if show_paper else "")
         + "<p>Accuracy counts a missing or unparsable answer as wrong; intervals are Wilson 95%.</p>"
         "</body></html>"
