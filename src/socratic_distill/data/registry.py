@@ -79,7 +79,9 @@ def resolve_data_dir(data_dir: str | Path | None) -> Path | None:
         return None
     path = Path(chosen).expanduser()
     if not path.is_dir():
-        raise UserError(f"data directory {path} does not exist")
+        where = "--data-dir" if data_dir else f"${DATA_DIR_ENV}"
+        raise UserError(f"data directory {path} ({where}) does not exist: point it at the folder "
+                        "that holds the original files (gsm8k/, svamp/, strategyqa/)")
     return path
 
 

