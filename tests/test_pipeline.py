@@ -198,3 +198,13 @@ def test_missing_data_or_student_package_fails_before_any_work(tmp_path, monkeyp
         run_experiment(mini(tmp_path, dataset={**gsm8k, "data_dir": str(shared_data)},
                             default_model="smollm2"))
     assert not (tmp_path / "run").exists()  # nothing started
+
+
+def test_dropping_every_training_problem_is_a_clear_error(tmp_path):
+    config = mini(tmp_path, teacher={"spec": "gold"}, methods=["cot"],
+                  build={"drop_contaminated": True, "ngram": 1})  # one shared word suffices
+    for stage in ("data", "contamination"):
+        run_experiment(config, only=stage)
+    with pytest.raises(UserError, match="nothing is left to train on"):
+        run_experiment(config, only="build")
+    assert not (tmp_path / "run" / "build" / RECORD).exists()
