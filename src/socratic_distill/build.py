@@ -1,4 +1,5 @@
-"""`build`: annotated problems -> the five training sets, one JSONL file per task.
+"""`build`: annotated problems -> the five training sets, one JSONL file per task; and the
+students' own samples -> the verifier's training set (`build_verifier_set`).
 
 Input is either normalised problems whose `gold_steps` / `gold_cot` hold the reasoning to
 distil (as `data export` writes them), or teacher annotations (`annotate`'s output) joined with
@@ -20,11 +21,13 @@ from pathlib import Path
 from socratic_distill import formats
 from socratic_distill.data.contamination import NGRAM, Overlap, check_overlap, format_overlap
 from socratic_distill.errors import UserError
+from socratic_distill.eval.answers import answers_match
 from socratic_distill.jsonl import atomic_writer, file_sha256, iter_jsonl, read_jsonl, write_jsonl
-from socratic_distill.methods import TASKS
-from socratic_distill.schemas import Annotation, Problem
+from socratic_distill.methods import STUDENT_TASKS
+from socratic_distill.schemas import Annotation, Prediction, Problem, TrainingExample
 
 MANIFEST = "build.json"
+VERIFIER_MANIFEST = "verifier.build.json"  # beside build.json: one directory may hold both
 log = logging.getLogger(__name__)
 
 
@@ -32,7 +35,7 @@ def build_training_sets(
     problems: list[Problem],
     out_dir: str | Path,
     *,
-    tasks: tuple[str, ...] = TASKS,
+    tasks: tuple[str, ...] = STUDENT_TASKS,
     qg_include_solutions: bool = True,
     source: dict | None = None,
     answer_problems: list[Problem] | None = None,
@@ -139,3 +142,54 @@ def build_from_file(
         what = "kept annotation" if teacher else "problems"
         raise UserError(f"{annotations}: no {what} to build from")
     return build_training_sets(records, out_dir, source=source, contamination=overlaps, **kwargs)
+
+
+def verifier_examples(
+    problems: list[Problem], predictions: list[Prediction], source: str
+) -> list[tuple[TrainingExample, bool]]:
+    """Every distinct kept sample of every prediction with its label, right or wrong against
+    the gold answer (as `evaluate` judges it): the verifier's training set."""
+    by_id = {problem.id: problem for problem in problems}
+    examples = []
+    for number, prediction in enumerate(predictions, start=1):
+        problem = by_id.get(prediction.id)
+        if problem is None:
+            raise UserError(f"{source}:{number}: prediction for unknown problem `{prediction.id}`:"
+                            " wrong --dataset?")
+        if prediction.sample_texts is None:
+            raise UserError(f"{source}:{number}: no `sample_texts`: solve with --samples N "
+                            "--keep-samples to make the verifier's material")
+        answers = prediction.samples or [prediction.answer]
+        seen: set[str] = set()
+        for text, answer in zip(prediction.sample_texts, answers, strict=False):
+            if text is None or text in seen:
+                continue
+            seen.add(text)
+            correct = answers_match(answer, problem.answer, problem.answer_type or "text")
+            examples.append((formats.verifier_example(problem, text, correct), correct))
+    return examples
+
+
+def build_verifier_set(
+    samples: str | Path, out_dir: str | Path, problems: list[Problem]
+) -> dict[str, int]:
+    """`build --verifier-samples FILE --dataset ...`: DIR/verifier.jsonl and its manifest,
+    with the count of right and wrong samples."""
+    samples = Path(samples)
+    if not samples.is_file():
+        raise UserError(f"{samples}: no such file")
+    labelled = verifier_examples(problems, read_jsonl(samples, Prediction), str(samples))
+    if not labelled:
+        raise UserError(f"{samples}: no samples to build the verifier's training set from")
+    out_dir = Path(out_dir)
+    examples = [example for example, _ in labelled]
+    right = sum(correct for _, correct in labelled)
+    counts = {"verifier": write_jsonl(out_dir / "verifier.jsonl", examples)}
+    manifest = {
+        "format_version": formats.FORMAT_VERSION, "problems": len({e.id for e in examples}),
+        "examples": counts, "right": right, "wrong": len(examples) - right,
+        "samples": str(samples), "samples_sha256": file_sha256(samples),
+    }
+    with atomic_writer(out_dir / VERIFIER_MANIFEST) as handle:
+        json.dump(manifest, handle, indent=2)
+    return {**counts, "right": right, "wrong": len(examples) - right}

@@ -197,10 +197,13 @@ def annotate(
 
 @app.command()
 def build(
-    annotations: Annotated[
-        Path, typer.Option(help="Annotated problems JSONL (e.g. from `data export`).")
-    ],
     out: Annotated[Path, typer.Option(help="Directory for the training sets.")],
+    annotations: Annotated[
+        Path | None, typer.Option(help="Annotated problems JSONL (e.g. from `data export`).")
+    ] = None,
+    verifier_samples: Annotated[Path | None, typer.Option(
+        help="Instead: predictions from `solve --samples N --keep-samples` on training problems "
+        "(with --dataset): writes the verifier's training set, verifier.jsonl.")] = None,
     dataset: Annotated[
         str | None, typer.Option("--dataset", "-d", help="The annotated dataset (teacher output).")
     ] = None,
@@ -216,10 +219,19 @@ def build(
     drop_contaminated: Annotated[bool, typer.Option(
         help="Leave out the training problems that --check-against finds.")] = False,
 ) -> None:
-    """Write the five training sets (answer, cot, unified, qg, qa) as JSONL."""
-    from socratic_distill.build import build_from_file
+    """Write the five training sets (answer, cot, unified, qg, qa), or the verifier's, as JSONL."""
+    from socratic_distill.build import build_from_file, build_verifier_set
 
+    if (annotations is None) == (verifier_samples is None):
+        raise UserError("build needs exactly one of --annotations FILE or --verifier-samples FILE")
+    if verifier_samples is not None and dataset is None:
+        raise UserError("--verifier-samples needs --dataset: the gold answers label the samples")
     problems = load_dataset_arg(dataset, limit, data_dir, dataset_option) if dataset else None
+    if verifier_samples is not None:
+        counts = build_verifier_set(verifier_samples, out, problems)
+        typer.echo(f"verifier {counts['verifier']:>7} examples ({counts['right']} right, "
+                   f"{counts['wrong']} wrong) -> {out / 'verifier.jsonl'}")
+        return
     evaluations = {spec: load_dataset_arg(spec, None, data_dir, None) for spec in check_against or []}
     counts = build_from_file(
         annotations, out, problems=problems, qg_include_solutions=not qg_without_solutions,
@@ -298,6 +310,12 @@ def solve(
     top_p: Annotated[float, typer.Option(help="Nucleus sampling mass.")] = solve_default("top_p"),
     samples: Annotated[int, typer.Option(help="Self-consistency: majority vote over N.")] = \
         solve_default("samples"),
+    verifier: Annotated[Path | None, typer.Option(
+        help="A verifier student (train --task verifier) that scores every sample.")] = None,
+    vote: Annotated[str | None, typer.Option(
+        help="majority, best (best-of-N by score) or weighted; with --verifier default best.")] = None,
+    keep_samples: Annotated[bool, typer.Option(
+        help="Record every sample's text (the verifier's training material).")] = False,
     max_steps: Annotated[int, typer.Option(help="socratic: most subquestions.")] = solve_default("max_steps"),
     max_new_tokens: Annotated[int | None, typer.Option(help="Token budget per completion.")] = \
         solve_default("max_new_tokens"),
@@ -312,16 +330,28 @@ def solve(
     from socratic_distill.infer.config import make_config
     from socratic_distill.infer.run import load_generators, solve_to_file
 
+    if verifier is not None and samples < 2:
+        raise UserError("--verifier ranks samples: pass --samples N with N >= 2 (and --temperature)")
     config = make_config(
         method=method, guidance=guidance, temperature=temperature, top_p=top_p, samples=samples,
         max_steps=max_steps, max_new_tokens=max_new_tokens, calculator=calculator,
-        batch_size=batch_size, seed=seed,
+        batch_size=batch_size, seed=seed, keep_samples=keep_samples,
+        vote=vote or ("best" if verifier is not None else "majority"),
     )
+    if verifier is not None:
+        from socratic_distill.infer.verifier import check_verifier
+
+        check_verifier(verifier)
     problems = load_dataset_arg(dataset, limit, data_dir, dataset_option)
     generators = load_generators(
         config.method, {"model": model, "qg": qg, "qa": qa}, backend=backend, guidance=guidance
     )
-    accuracy = solve_to_file(problems, out, generators, config, resume=resume)
+    scorer = None
+    if verifier is not None:
+        from socratic_distill.infer.verifier import load_scorer
+
+        scorer = load_scorer(verifier)
+    accuracy = solve_to_file(problems, out, generators, config, resume=resume, scorer=scorer)
     typer.echo(f"wrote {len(problems)} predictions to {out}")
     if accuracy is not None:
         typer.echo(f"accuracy {100 * accuracy:.1f}% on {len(problems)} problems")

@@ -22,7 +22,10 @@ Completions start with a space after `Q:`/`A:` and prompts end before it, so tha
 tokenizer sees the same token boundaries in training and at inference. The `value>>` of each
 calculator annotation carries no loss: at inference the calculator writes it (solve with the
 calculator on, the default), and the student learns to write the expression and copy the value.
-Bump FORMAT_VERSION whenever a layout changes: trained students record it and solvers check it.
+A verifier reads a whole solution (any method's text after the header) and then a verdict
+line, `Verdict: yes` when its final answer is right, `Verdict: no` when not; only the verdict
+word carries the loss, and at inference the verifier's score is P(yes) / (P(yes) + P(no)) at
+`Verdict:`. Bump FORMAT_VERSION whenever a layout changes: trained students record it and solvers check it.
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ SOLUTION = "A:"
 END_MARKER = "[END]"
 ANSWER_MARK = "####"
 LINE_END = "\n"  # qg and qa generate one line each
+VERDICT = "Verdict:"
+VERDICT_WORDS = {True: "yes", False: "no"}
 
 
 def header(question: str, context: str | None = None) -> str:
@@ -126,6 +131,11 @@ def qa_prompt(
 ) -> str:
     layout = socratic_layout(question, steps, context=context, finished=False)
     return f"{layout.text}{SUBQUESTION} {' '.join(subquestion.split())}{LINE_END}{SOLUTION}"
+
+
+def verifier_prompt(question: str, solution: str, context: str | None = None) -> str:
+    """A solution as the verifier reads it, ending where the verdict word follows."""
+    return f"{header(question, context)}{solution.strip()}{LINE_END}{VERDICT}"
 
 
 # ---- parsing what students generate ----
@@ -227,3 +237,13 @@ def build_examples(
         "qa": layout.solutions,
     }[task]
     return [_example(problem, task, layout.text, sorted(spans))]
+
+
+def verifier_example(problem: Problem, solution: str, correct: bool) -> TrainingExample:
+    """One labelled solution of `problem` for the verifier; the loss is on the verdict word.
+    Its id is the problem's, so that a validation split keeps all of a problem's samples on
+    one side."""
+    prompt = verifier_prompt(problem.question, solution, problem.context)
+    text = f"{prompt} {VERDICT_WORDS[correct]}{LINE_END}"
+    return TrainingExample(id=problem.id, task="verifier", text=text,
+                           loss_spans=[(len(prompt), len(text))], format_version=FORMAT_VERSION)

@@ -12,11 +12,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Task = Literal["answer", "cot", "unified", "qg", "qa"]
-TASKS: tuple[str, ...] = ("answer", "cot", "unified", "qg", "qa")
+Task = Literal["answer", "cot", "unified", "qg", "qa", "verifier"]
+# The students that solve, built from annotated problems; the verifier is built from the
+# students' own samples (`build --verifier-samples`) and only scores solutions.
+STUDENT_TASKS: tuple[str, ...] = ("answer", "cot", "unified", "qg", "qa")
+VERIFIER_TASK = "verifier"
+TASKS: tuple[str, ...] = (*STUDENT_TASKS, VERIFIER_TASK)
 TASK_DESCRIPTIONS = {
     "answer": "direct-answer model", "cot": "chain-of-thought model",
     "unified": "unified Socratic model", "qg": "decomposer", "qa": "solver",
+    "verifier": "verifier",
 }
 
 Method = Literal["answer", "cot", "unified", "socratic"]

@@ -69,6 +69,12 @@ class Prediction(BaseModel):
     samples: list[str | None] | None = Field(
         default=None, description="Self-consistency: each sample's answer, in sample order.")
     sample_errors: list[str] | None = Field(default=None, description="Failed samples' errors.")
+    sample_texts: list[str | None] | None = Field(
+        default=None, description="Each sample's solution text, when asked (`--keep-samples`): "
+        "the verifier's training material.")
+    scores: list[float | None] | None = Field(
+        default=None, description="With a verifier: each sample's score, in sample order.")
+    score: float | None = Field(default=None, description="With a verifier: the chosen sample's.")
 
 
 

@@ -10,6 +10,7 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
 from socratic_distill.formats import FORMAT_VERSION, socratic_layout
+from socratic_distill.infer.generate import Generation
 from socratic_distill.schemas import Problem, Step
 
 EOS = "<|endoftext|>"
@@ -113,3 +114,14 @@ def tiny_mistral(tok, sliding_window=None):
                            sliding_window=sliding_window, initializer_range=0.3,
                            eos_token_id=tok.eos_token_id, pad_token_id=tok.eos_token_id)
     return MistralForCausalLM(config).eval()
+
+
+class Scripted:
+    """A fake backend: `reply(prompt) -> text`; records every call's prompts and settings."""
+
+    def __init__(self, reply, finish="newline"):
+        self.reply, self.finish, self.calls = reply, finish, []
+
+    def __call__(self, prompts, **settings):
+        self.calls.append((list(prompts), settings))
+        return [Generation(self.reply(p), len(p), 3, self.finish) for p in prompts]

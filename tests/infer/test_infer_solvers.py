@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from infer_helpers import Scripted
 
 import socratic_distill.infer.generate as generate_module
 from socratic_distill.errors import UserError
@@ -12,17 +13,6 @@ from socratic_distill.infer.config import make_config
 from socratic_distill.infer.generate import Generation, generate_naive, hf_generator
 from socratic_distill.infer.solvers import solve
 from socratic_distill.schemas import Prediction, Step
-
-
-class Scripted:
-    """A fake backend: `reply(prompt) -> text`; records every call's prompts and settings."""
-
-    def __init__(self, reply, finish="newline"):
-        self.reply, self.finish, self.calls = reply, finish, []
-
-    def __call__(self, prompts, **settings):
-        self.calls.append((list(prompts), settings))
-        return [Generation(self.reply(p), len(p), 3, self.finish) for p in prompts]
 
 
 @pytest.mark.parametrize("method", ["answer", "cot", "unified", "socratic"])

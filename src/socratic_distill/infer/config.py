@@ -31,6 +31,11 @@ class SolveConfig(BaseModel):
     temperature: float = Field(0.0, ge=0, description="0 decodes greedily.")
     top_p: float = Field(1.0, gt=0, le=1, description="Nucleus sampling mass when sampling.")
     samples: int = Field(1, ge=1, description="Self-consistency: sampled solutions per problem.")
+    vote: Literal["majority", "best", "weighted"] = Field(
+        "majority", description="How the samples choose the answer: majority vote, or with a "
+        "verifier the best-scored sample (best-of-N) or the answer with the highest total score.")
+    keep_samples: bool = Field(
+        False, description="Record every sample's text (`sample_texts`), the verifier's material.")
     max_steps: int = Field(8, ge=1, description="socratic: most subquestions per problem.")
     max_new_tokens: int | None = Field(
         None, ge=1, description="Token budget per completion (socratic: per line); "
@@ -46,6 +51,8 @@ class SolveConfig(BaseModel):
     def _check(self) -> SolveConfig:
         if self.samples > 1 and self.temperature == 0:
             raise ValueError("samples > 1 needs temperature > 0 (greedy samples are all alike)")
+        if self.vote != "majority" and self.samples < 2:
+            raise ValueError(f"vote `{self.vote}` ranks samples: it needs samples >= 2")
         if self.guidance == "gold" and self.method != "socratic":
             raise ValueError("guidance `gold` applies to the socratic method only")
         return self

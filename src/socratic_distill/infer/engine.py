@@ -115,21 +115,41 @@ class Dialogue:
 
 @dataclass(frozen=True)
 class Choice:
-    """A problem's answer from its samples: the majority answer and the first sample giving it."""
+    """A problem's answer from its samples, and the sample it is taken from."""
 
     answer: str | None
     chosen: Dialogue | None  # None: every sample failed
     samples: list[str | None] | None  # each sample's answer, with more than one sample
+    score: float | None = None  # the chosen sample's verifier score
 
 
-def choose(dialogues: Sequence[Dialogue]) -> Choice:
-    ok = [d for d in dialogues if d.error is None]
+def choose(dialogues: Sequence[Dialogue], scores: Sequence[float | None] | None = None,
+           vote: str = "majority") -> Choice:
+    """The answer by `vote` over the samples that did not fail: `majority` (self-consistency),
+    `best` (the highest verifier score: best-of-N) or `weighted` (the answer whose samples'
+    scores sum highest). The chosen sample is the best-scored (else the first) giving it."""
+    scores = list(scores) if scores is not None else [None] * len(dialogues)
+    ok = [(d, s) for d, s in zip(dialogues, scores, strict=True) if d.error is None]
     if not ok:
         return Choice(None, None, None)
     many = len(dialogues) > 1
-    answer = majority_vote([d.answer for d in ok]) if many else ok[0].answer
-    chosen = next((d for d in ok if d.answer == answer), ok[0])
-    return Choice(answer, chosen, [d.answer for d in dialogues] if many else None)
+    samples = [d.answer for d in dialogues] if many else None
+    if vote != "majority" and any(s is None for _, s in ok):
+        raise ValueError(f"vote `{vote}` needs a verifier score for every sample")
+    if vote == "best":
+        chosen, score = max(ok, key=lambda pair: pair[1])
+        return Choice(chosen.answer, chosen, samples, score)
+    if vote == "weighted":
+        totals: dict[str, float] = {}  # like the majority vote, no answer never wins
+        for d, s in ok:
+            if d.answer is not None:
+                totals[d.answer] = totals.get(d.answer, 0.0) + s
+        answer = max(totals, key=totals.__getitem__) if totals else None
+    else:
+        answer = majority_vote([d.answer for d, _ in ok]) if many else ok[0][0].answer
+    giving = [pair for pair in ok if pair[0].answer == answer] or ok[:1]
+    chosen, score = max(giving, key=lambda pair: -1.0 if pair[1] is None else pair[1])
+    return Choice(answer, chosen, samples, score)
 
 
 def generate_isolated(

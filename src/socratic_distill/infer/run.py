@@ -33,6 +33,7 @@ from socratic_distill.formats import FORMAT_VERSION
 from socratic_distill.infer.config import SolveConfig
 from socratic_distill.infer.generate import GenerateFn, hf_generator
 from socratic_distill.infer.solvers import solve
+from socratic_distill.infer.verifier import Scorer
 from socratic_distill.jsonl import append_jsonl, drop_torn_tail, write_jsonl
 from socratic_distill.methods import ROLE_FLAGS, ROLES, TASK_DESCRIPTIONS
 from socratic_distill.schemas import Prediction, Problem
@@ -229,6 +230,7 @@ def solve_to_file(
     resume: bool = False,
     chunk_size: int | None = None,
     progress: bool = True,
+    scorer: Scorer | None = None,
 ) -> float | None:
     """Solve `problems` into `out_path` (one Prediction per line, in order); return accuracy.
 
@@ -259,7 +261,7 @@ def solve_to_file(
         with _progress(len(mine), progress and ranks.rank == 0) as bar:
             task = bar.add_task(config.method + suffix, total=len(mine))
             for start in range(0, len(mine), step):
-                for prediction in solve(mine[start:start + step], generators, config):
+                for prediction in solve(mine[start:start + step], generators, config, scorer):
                     append_jsonl(partial, prediction)
                 bar.advance(task, min(step, len(mine) - start))
         ranks.barrier()

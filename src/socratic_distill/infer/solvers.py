@@ -8,7 +8,9 @@ every answer in another; a problem leaves when its decomposer emits the end mark
 upper-bound ablation). The final answer is the last step's answer.
 
 Self-consistency is a setting: with `samples=N` every problem is replicated N times in the batch
-with sampling, and the majority of the N final answers is the answer (all N are kept).
+with sampling, and the majority of the N final answers is the answer (all N are kept). With a
+verifier (`scorer`), every sample is scored and `vote` may pick the best-scored sample
+(best-of-N) or weight each answer's votes by their scores.
 A problem whose generation raises gets `error` set; it is never dropped.
 """
 
@@ -30,10 +32,12 @@ from socratic_distill.formats import (
     parse_unified,
     step_answer,
     unified_prompt,
+    verifier_prompt,
 )
 from socratic_distill.infer.config import SolveConfig
 from socratic_distill.infer.engine import Dialogue, choose, generate_isolated
 from socratic_distill.infer.generate import GenerateFn, Generation, PrefixCache
+from socratic_distill.infer.verifier import Scorer
 from socratic_distill.methods import ROLES
 from socratic_distill.schemas import Prediction, Problem
 
@@ -169,33 +173,53 @@ def _socratic(jobs: list[Dialogue], qg: GenerateFn | None, qa: GenerateFn, confi
         job.close()
 
 
-def _prediction(replicas: list[Dialogue]) -> Prediction:
-    """One problem's prediction from its replicas: the majority answer, its first solution."""
+def _score(jobs: list[Dialogue], scorer: Scorer) -> dict[int, float]:
+    """Each finished sample's verifier score (by its index in `jobs`), its time shared out."""
+    scored = [(i, job) for i, job in enumerate(jobs) if job.error is None]
+    start = time.perf_counter()
+    values = scorer([verifier_prompt(job.problem.question, job.text, job.problem.context)
+                     for _, job in scored])
+    share = (time.perf_counter() - start) / max(len(scored), 1)
+    for _, job in scored:
+        job.seconds += share
+    return {i: round(value, 6) for (i, _), value in zip(scored, values, strict=True)}
+
+
+def _prediction(replicas: list[Dialogue], scores: list[float | None] | None,
+                config: SolveConfig) -> Prediction:
+    """One problem's prediction from its replicas: the answer by vote, and its solution."""
     first = replicas[0]
     usage = dict(
         prompt_tokens=sum(job.prompt_tokens for job in replicas),
         completion_tokens=sum(job.completion_tokens for job in replicas),
         seconds=round(sum(job.seconds for job in replicas), 4),
     )
-    choice = choose(replicas)
+    choice = choose(replicas, scores, config.vote)
     if choice.chosen is None:
         return Prediction(id=first.problem.id, error=first.error, **usage)
     failed = [job.error for job in replicas if job.error]
+    kept = [job.text if job.error is None else None for job in replicas]
     return Prediction(
         id=first.problem.id, prediction=choice.chosen.text, answer=choice.answer,
         steps=choice.chosen.steps or None, **usage, samples=choice.samples,
         sample_errors=failed if choice.samples and failed else None,
+        sample_texts=kept if config.keep_samples else None,
+        scores=scores if scores is not None and len(replicas) > 1 else None, score=choice.score,
     )
 
 
 def solve(
-    problems: Sequence[Problem], generators: Mapping[str, GenerateFn], config: SolveConfig
+    problems: Sequence[Problem], generators: Mapping[str, GenerateFn], config: SolveConfig,
+    scorer: Scorer | None = None,
 ) -> list[Prediction]:
     """Solve `problems` together; one `Prediction` per problem, in their order.
 
     `generators` maps each role of `ROLES[config.method]` (`model`, or `qg` and `qa`) to a
-    backend bound to its student; gold guidance needs no `qg`.
+    backend bound to its student; gold guidance needs no `qg`. `scorer` (a verifier) scores
+    every sample for `config.vote`.
     """
+    if config.vote != "majority" and scorer is None:
+        raise UserError(f"vote `{config.vote}` needs a verifier (--verifier DIR)")
     needed = set(ROLES[config.method]) - ({"qg"} if config.guidance == "gold" else set())
     missing = sorted(needed - set(generators))
     if missing:
@@ -206,5 +230,11 @@ def solve(
         _socratic(jobs, generators.get("qg"), generators["qa"], config, call)
     elif jobs:
         _single_model(jobs, generators["model"], config, call)
+    scored = _score(jobs, scorer) if scorer is not None and jobs else None
     n = config.samples
-    return [_prediction(jobs[i * n:(i + 1) * n]) for i in range(len(problems))]
+    return [
+        _prediction(jobs[i * n:(i + 1) * n],
+                    [scored.get(j) for j in range(i * n, (i + 1) * n)] if scored is not None else None,
+                    config)
+        for i in range(len(problems))
+    ]

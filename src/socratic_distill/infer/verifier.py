@@ -1,0 +1,90 @@
+"""The verifier at inference: a causal LM trained (task `verifier`) to write `yes` or `no` after
+a solution's `Verdict:` line; a solution's score is P(yes) / (P(yes) + P(no)) there.
+
+An LM scoring a label token, rather than a classification head, keeps the verifier a student
+like the others: the same models (scratch or pretrained), the same trainer and loss masks,
+`from_pretrained` as a causal LM, and a base model that already reads text. One forward pass
+per batch scores whole solutions (TinyGSM's outcome verifier scores the same way, per solution).
+
+    scorer = load_scorer("students/verifier")
+    scores = scorer([verifier_prompt(question, text) for text in solutions])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from socratic_distill.errors import UserError
+from socratic_distill.formats import VERDICT_WORDS
+from socratic_distill.methods import VERIFIER_TASK
+from socratic_distill.train.outdir import read_student_file
+
+Scorer = Callable[[Sequence[str]], list[float]]
+
+
+def verdict_token_ids(tokenizer: Any) -> tuple[int, int]:
+    """The first tokens of ` yes` and ` no` (as training texts spell them after `Verdict:`)."""
+    yes, no = (tokenizer(f" {VERDICT_WORDS[v]}", add_special_tokens=False)["input_ids"][0]
+               for v in (True, False))
+    if yes == no:
+        raise UserError("the verifier's tokenizer gives ` yes` and ` no` the same first token")
+    return yes, no
+
+
+def hf_scorer(model: Any, tokenizer: Any, batch_size: int = 16) -> Scorer:
+    """Score prompts (each ending in `Verdict:`) in batches of similar length, left-padded so
+    that every row's last position is its own last token."""
+    import torch
+
+    yes, no = verdict_token_ids(tokenizer)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    model.eval()
+
+    def score(prompts: Sequence[str]) -> list[float]:
+        encoded = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
+        order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]))
+        scores = [0.0] * len(prompts)
+        for start in range(0, len(order), batch_size):
+            rows = order[start:start + batch_size]
+            width = max(len(encoded[i]) for i in rows)
+            ids = torch.full((len(rows), width), pad, dtype=torch.long)
+            mask = torch.zeros((len(rows), width), dtype=torch.long)
+            for row, i in enumerate(rows):
+                ids[row, width - len(encoded[i]):] = torch.tensor(encoded[i])
+                mask[row, width - len(encoded[i]):] = 1
+            positions = (mask.cumsum(-1) - 1).clamp(min=0)
+            with torch.inference_mode():
+                logits = model(input_ids=ids.to(model.device), attention_mask=mask.to(model.device),
+                               position_ids=positions.to(model.device), logits_to_keep=1).logits
+            pair = logits[:, -1, [yes, no]].float().softmax(-1)[:, 0].tolist()
+            for i, value in zip(rows, pair, strict=True):
+                scores[i] = value
+        return scores
+
+    return score
+
+
+def check_verifier(path: str | Path, flag: str = "--verifier") -> dict[str, Any]:
+    """The student file of a verifier directory; a solving student there is a UserError."""
+    from socratic_distill.infer.run import check_student
+
+    metadata = read_student_file(path, flag)
+    check_student(metadata, (VERIFIER_TASK,), flag, path)
+    return metadata
+
+
+def load_scorer(path: str | Path, batch_size: int = 16) -> Scorer:
+    """Check and load a trained verifier directory (`train --task verifier`)."""
+    import os
+
+    import torch
+
+    from socratic_distill.train import load_trained
+
+    check_verifier(path)
+    model, tokenizer, _ = load_trained(path)
+    if torch.cuda.is_available():
+        model = model.to(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}")
+    return hf_scorer(model, tokenizer, batch_size)

@@ -1,0 +1,181 @@
+"""Verifier-ranked sampling: the choice among samples, the verifier's training set from the
+students' samples, a tiny verifier trained on it, and the errors around it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from infer_helpers import Scripted, make_problems
+
+from socratic_distill.build import build_verifier_set, verifier_examples
+from socratic_distill.errors import UserError
+from socratic_distill.formats import FORMAT_VERSION, socratic_layout, verifier_prompt
+from socratic_distill.infer.config import make_config
+from socratic_distill.infer.engine import Dialogue, choose
+from socratic_distill.infer.run import load_generators
+from socratic_distill.infer.solvers import solve
+from socratic_distill.infer.verifier import check_verifier, load_scorer
+from socratic_distill.jsonl import read_jsonl, write_jsonl
+from socratic_distill.schemas import Prediction, TrainingExample
+
+
+def dialogues(answers):
+    problem = make_problems(1)[0]
+    out = []
+    for replica, answer in enumerate(answers):
+        dialogue = Dialogue(problem, replica)
+        dialogue.answer = answer
+        out.append(dialogue)
+    return out
+
+
+def test_choose_by_vote():
+    samples = dialogues(["4", "5", "4", "6"])
+    scores = [0.2, 0.9, 0.3, 0.6]
+    assert choose(samples).answer == "4"  # the majority, without scores
+    best = choose(samples, scores, "best")
+    assert (best.answer, best.chosen, best.score) == ("5", samples[1], 0.9)
+    # weighted: 4 totals 0.5, 5 totals 0.9, 6 totals 0.6
+    assert choose(samples, scores, "weighted").answer == "5"
+    assert choose(samples, [0.2, 0.4, 0.3, 0.6], "weighted").answer == "6"
+    # With scores, the majority answer is still the majority, from its best-scored sample.
+    majority = choose(samples, scores, "majority")
+    assert (majority.answer, majority.chosen, majority.score) == ("4", samples[2], 0.3)
+    samples[1].fail("boom")  # a failed sample never wins
+    assert choose(samples, scores, "best").answer == "6"
+    with pytest.raises(ValueError, match="score"):
+        choose(samples, None, "best")
+
+
+def test_solve_ranks_samples_with_a_scorer():
+    problems = make_problems(2)
+    answers = iter([" #### 4", " #### 5", " #### 4"] * 2)
+    qa = Scripted(lambda p: next(answers))
+    qg = Scripted(lambda p: " [END]" if "\nA:" in p else " Sub?")
+
+    def scorer(prompts):  # a rule-based verifier: it trusts fives
+        assert all(p.endswith("\nVerdict:") for p in prompts)
+        return [0.8 if "#### 5" in p else 0.1 for p in prompts]
+
+    config = make_config(method="socratic", samples=3, temperature=0.5, vote="best",
+                         keep_samples=True)
+    predictions = solve(problems, {"qg": qg, "qa": qa}, config, scorer)
+    for prediction in predictions:
+        assert prediction.samples == ["4", "5", "4"]
+        assert prediction.answer == "5" and prediction.score == 0.8
+        assert prediction.scores == [0.1, 0.8, 0.1]
+        assert len(prediction.sample_texts) == 3 and "#### 5" in prediction.sample_texts[1]
+        assert prediction.prediction == prediction.sample_texts[1]
+    with pytest.raises(UserError, match="needs a verifier"):
+        solve(problems, {"qg": qg, "qa": qa}, config)
+
+
+def test_vote_needs_samples():
+    with pytest.raises(UserError, match="samples >= 2"):
+        make_config(method="cot", vote="best")
+
+
+def _prediction(problem, texts, answers):
+    return Prediction(id=problem.id, prediction=texts[0], answer=answers[0], samples=answers,
+                      sample_texts=texts)
+
+
+def test_verifier_examples_label_and_deduplicate():
+    problem = make_problems(1)[0]
+    right = socratic_layout(problem.question, problem.gold_steps).text
+    prediction = _prediction(problem, [right, "A: no idea", right, None],
+                             [problem.answer, None, problem.answer, None])
+    labelled = verifier_examples([problem], [prediction], "samples.jsonl")
+    assert [correct for _, correct in labelled] == [True, False]  # the repeat and the failure go
+    example = labelled[0][0]
+    assert example.task == "verifier" and example.id == problem.id
+    start, end = example.loss_spans[0]
+    assert example.text[start:end] == " yes\n"
+    assert example.text[:start] == verifier_prompt(problem.question, right)
+
+
+def test_verifier_set_errors(tmp_path):
+    problem = make_problems(1)[0]
+    samples = tmp_path / "samples.jsonl"
+    write_jsonl(samples, [Prediction(id=problem.id, prediction="x", answer="1")])
+    with pytest.raises(UserError, match=r"samples.jsonl:1: no `sample_texts`"):
+        build_verifier_set(samples, tmp_path / "sets", [problem])
+    write_jsonl(samples, [Prediction(id="elsewhere", sample_texts=["x"], samples=["1"])])
+    with pytest.raises(UserError, match=r"samples.jsonl:1: .*unknown problem `elsewhere`"):
+        build_verifier_set(samples, tmp_path / "sets", [problem])
+    assert not (tmp_path / "sets" / "verifier.jsonl").exists()
+
+
+def _planted_wrong(problem):
+    """A wrong dialogue as weak students write them: it stops before the answer."""
+    step = problem.gold_steps[0]
+    return f"Q: {step.subquestion}\nA: I do not know.\n"
+
+
+def _right(problem):
+    return socratic_layout(problem.question, problem.gold_steps).text.split("\n", 1)[1]
+
+
+def _train_verifier(root, flipped=False):
+    """A scratch:tiny verifier trained on 48 problems' right and planted wrong samples; with
+    `flipped` the labels are swapped (the planted sample carries the gold answer)."""
+    from socratic_distill.train import TrainConfig, train_student
+
+    problems = make_problems(48)
+    answers = [None, "gold"] if flipped else ["gold", None]
+    predictions = [
+        _prediction(problem, [_right(problem), _planted_wrong(problem)],
+                    [problem.answer if a == "gold" else None for a in answers])
+        for problem in problems
+    ]
+    write_jsonl(root / "samples.jsonl", predictions)
+    counts = build_verifier_set(root / "samples.jsonl", root / "sets", problems)
+    assert (counts["right"], counts["wrong"]) == (48, 48)
+    config = TrainConfig(max_steps=60, batch_size=16, learning_rate=3e-3, validation_fraction=0,
+                         save_steps=1000, logging_steps=20)
+    return train_student("verifier", root / "sets", "scratch:tiny", root / "verifier", config)
+
+
+@pytest.fixture(scope="module")
+def tiny_verifier(tmp_path_factory):
+    return _train_verifier(tmp_path_factory.mktemp("verifier"))
+
+
+def _held_out_scores(verifier):
+    problems = make_problems(60)[48:]  # problems it never trained on
+    scorer = load_scorer(verifier)
+    right = [verifier_prompt(p.question, _right(p)) for p in problems]
+    wrong = [verifier_prompt(p.question, _planted_wrong(p)) for p in problems]
+    scores = scorer(right + wrong)
+    # Scores do not depend on what else is in the batch (left padding is masked).
+    assert scorer(right[:1])[0] == pytest.approx(scores[0], abs=1e-4)
+    return scores[:12], scores[12:]
+
+
+def test_a_tiny_verifier_ranks_a_right_sample_above_a_planted_wrong_one(tiny_verifier, tmp_path):
+    right, wrong = _held_out_scores(tiny_verifier)
+    assert all(0 <= s <= 1 for s in right + wrong)
+    assert all(good > bad for good, bad in zip(right, wrong, strict=True)), (right, wrong)
+    # The ranking comes from the labels, not from the texts' shapes: swapped labels swap it.
+    right, wrong = _held_out_scores(_train_verifier(tmp_path, flipped=True))
+    assert all(good < bad for good, bad in zip(right, wrong, strict=True)), (right, wrong)
+
+
+def test_students_and_verifiers_are_not_interchangeable(tiny_verifier, tmp_path):
+    with pytest.raises(UserError, match=r"--model: .* is a `verifier` student"):
+        load_generators("cot", {"model": tiny_verifier})
+    student = tmp_path / "cot"
+    student.mkdir()
+    (student / "student.json").write_text(json.dumps({"task": "cot", "format_version": FORMAT_VERSION}))
+    with pytest.raises(UserError, match=r"--verifier: .* is a `cot` student .* expected a `verifier`"):
+        check_verifier(student)
+    stale = json.loads((tiny_verifier / "student.json").read_text())
+    (student / "student.json").write_text(json.dumps({**stale, "format_version": FORMAT_VERSION - 1}))
+    with pytest.raises(UserError, match="format_version"):
+        check_verifier(student)
+
+
+def test_the_training_set_is_a_training_set(tiny_verifier):
+    examples = read_jsonl(tiny_verifier.parent / "sets" / "verifier.jsonl", TrainingExample)
+    assert len(examples) == 96 and {e.task for e in examples} == {"verifier"}
