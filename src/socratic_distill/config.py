@@ -15,7 +15,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from socratic_distill.data.contamination import NGRAM
 from socratic_distill.errors import UserError, describe_validation
-from socratic_distill.methods import RUN_METHODS, TASKS, RunMethod, Task, run_method_tasks
+from socratic_distill.methods import (
+    RUN_METHODS,
+    TASKS,
+    VERIFIER_TASK,
+    RunMethod,
+    Task,
+    run_method_tasks,
+    verified_base,
+)
 
 
 class Strict(BaseModel):
@@ -55,6 +63,23 @@ class StudentSection(Strict):
     train: dict[str, Any] = Field(default_factory=dict, description="TrainConfig overrides.")
 
 
+class VerifierSection(Strict):
+    """For the `M+verifier` methods: the students sample `train_samples` solutions of each
+    training problem, a verifier learns which are right, and at evaluation it picks the best of
+    `samples` (the evaluation problems are never among its training problems)."""
+
+    samples: int = Field(8, ge=2, description="Samples per evaluation problem, ranked.")
+    temperature: float = Field(0.7, gt=0, description="Sampling temperature, training and evaluation.")
+    vote: Literal["best", "weighted"] = Field(
+        "best", description="best: the best-scored sample; weighted: the answer whose samples' "
+        "scores sum highest.")
+    train_problems: int | None = Field(
+        None, ge=1, description="First N training problems sampled for the verifier; default all.")
+    train_samples: int | None = Field(None, ge=2, description="Per training problem; default `samples`.")
+    model: str | None = Field(None, description="The verifier's model spec; default `default_model`.")
+    train: dict[str, Any] = Field(default_factory=dict, description="TrainConfig overrides.")
+
+
 class ExperimentConfig(Strict):
     name: str = Field(description="Names the run and its report.")
     run_dir: str | None = Field(None, description="Where the run lives; default runs/NAME.")
@@ -71,6 +96,7 @@ class ExperimentConfig(Strict):
         "pair", description="socratic: a decomposer and a solver trained apart (`pair`, the "
         "paper's), or the `unified` student in both roles (one model, both roles' spans trained).")
     solve: dict[str, Any] = Field(default_factory=dict, description="SolveConfig for every method.")
+    verifier: VerifierSection = Field(default_factory=VerifierSection)
     notes: str | None = Field(None, description="Free text: expected cost, provenance...")
 
     @model_validator(mode="after")
@@ -81,8 +107,12 @@ class ExperimentConfig(Strict):
 
         for task in self.tasks():
             _validate(TrainConfig, self.train_settings(task), f"students.{task}.train")
+        if self.verified_methods():
+            _validate(TrainConfig, self.train_settings(VERIFIER_TASK), "verifier.train")
         for method in self.methods:
             _validate(SolveConfig, self.solve_settings(method), "solve")
+        for base in self.verified_methods():
+            _validate(SolveConfig, self.verifier_sample_settings(base), "verifier")
         if self.teacher.spec != "gold":
             for style in self.teacher.styles:
                 _validate(AnnotateConfig, self.annotate_settings(style), "teacher.options")
@@ -94,21 +124,37 @@ class ExperimentConfig(Strict):
             return ("unified",)
         return run_method_tasks(method)
 
+    def verified_methods(self) -> list[str]:
+        """The methods whose samples a verifier ranks (M for every `M+verifier`)."""
+        return list(dict.fromkeys(b for b in map(verified_base, self.methods) if b is not None))
+
     def tasks(self) -> list[str]:
         needed = {task for method in self.methods for task in self.method_tasks(method)}
         return [task for task in TASKS if task in needed]
 
     def model_for(self, task: str) -> str:
+        if task == VERIFIER_TASK:
+            return self.verifier.model or self.default_model
         student = self.students.get(task)
         return (student.model if student and student.model else None) or self.default_model
 
     def train_settings(self, task: str) -> dict[str, Any]:
+        if task == VERIFIER_TASK:
+            return {**self.train, **self.verifier.train}
         student = self.students.get(task)
         return {**self.train, **(student.train if student else {})}
 
     def solve_settings(self, method: str) -> dict[str, Any]:
         base, implied = RUN_METHODS[method]
-        return {**self.solve, "method": base, **implied}
+        ranked = {"samples": self.verifier.samples, "temperature": self.verifier.temperature,
+                  "vote": self.verifier.vote} if verified_base(method) else {}
+        return {**self.solve, "method": base, **implied, **ranked}
+
+    def verifier_sample_settings(self, base: str) -> dict[str, Any]:
+        """How the students sample training problems for `base`'s verifier."""
+        return {**self.solve, "method": base, "temperature": self.verifier.temperature,
+                "samples": self.verifier.train_samples or self.verifier.samples,
+                "keep_samples": True}
 
     def annotate_settings(self, style: str) -> dict[str, Any]:
         return {**self.teacher.options, "teacher": self.teacher.spec, "style": style}

@@ -53,12 +53,22 @@ ROLES = {name: spec.roles for name, spec in METHODS.items()}
 SINGLE_MODEL_METHODS = tuple(name for name, spec in METHODS.items() if spec.single_model)
 
 # Experiments also name variants of a method: run method -> (method, solve settings it implies).
-RunMethod = Literal["answer", "cot", "unified", "socratic", "socratic-gold"]
+VERIFIED = "+verifier"  # M+verifier: M's samples ranked by a verifier trained on M's own samples
+VERIFIABLE_METHODS = ("cot", "unified", "socratic")
+RunMethod = Literal["answer", "cot", "unified", "socratic", "socratic-gold",
+                    "cot+verifier", "unified+verifier", "socratic+verifier"]
 RUN_METHODS: dict[str, tuple[str, dict[str, str]]] = {
-    **{name: (name, {}) for name in METHODS},
+    # In report order: each M+verifier right after M.
+    **{run: (name, {}) for name in METHODS
+       for run in (name, *([name + VERIFIED] if name in VERIFIABLE_METHODS else []))},
     # The gold subquestions asked instead of the decomposer's: the solver's upper bound.
     "socratic-gold": ("socratic", {"guidance": "gold"}),
 }
+
+
+def verified_base(run_method: str) -> str | None:
+    """M for `M+verifier`, else None."""
+    return run_method.removesuffix(VERIFIED) if run_method.endswith(VERIFIED) else None
 
 
 def run_method_tasks(run_method: str) -> tuple[str, ...]:

@@ -28,7 +28,7 @@ from socratic_distill.config import ExperimentConfig
 from socratic_distill.data.registry import load_problems
 from socratic_distill.errors import UserError
 from socratic_distill.jsonl import atomic_writer, file_sha256, read_jsonl, write_jsonl
-from socratic_distill.methods import run_method_tasks
+from socratic_distill.methods import VERIFIER_TASK, run_method_tasks, verified_base
 from socratic_distill.schemas import Annotation, Problem
 from socratic_distill.stages import Stage, plan, run_stages
 
@@ -112,13 +112,19 @@ def annotate_stage(config: ExperimentConfig, style: str) -> Stage:
     return Stage(f"annotate-{style}", settings, action, needs=["data"])
 
 
+def _training_problems(config: ExperimentConfig, run: Path) -> list[Problem]:
+    """The training split, less what the overlap check dropped (when asked to)."""
+    dropped = set(_overlap(run)["dropped"]) if config.build.drop_contaminated else set()
+    return [p for p in read_jsonl(run / "data" / "train.jsonl", Problem) if p.id not in dropped]
+
+
 def build_stage(config: ExperimentConfig, annotate_names: list[str]) -> Stage:
     drop = config.build.drop_contaminated
 
     def action(directory: Path) -> dict[str, Any]:
         run = directory.parent
         dropped = set(_overlap(run)["dropped"]) if drop else set()
-        problems = [p for p in read_jsonl(run / "data" / "train.jsonl", Problem) if p.id not in dropped]
+        problems = _training_problems(config, run)
         if not problems:
             raise UserError("every training problem shares words with an evaluation split: "
                             "nothing is left to train on (build.drop_contaminated)")
@@ -147,7 +153,8 @@ def build_stage(config: ExperimentConfig, annotate_names: list[str]) -> Stage:
                  needs=["data", *annotate_names, *(["contamination"] if drop else [])])
 
 
-def train_stage(config: ExperimentConfig, task: str) -> Stage:
+def train_stage(config: ExperimentConfig, task: str, build: str = "build",
+                name: str | None = None) -> Stage:
     settings = {"task": task, "model": config.model_for(task), "train": config.train_settings(task)}
 
     def action(directory: Path) -> dict[str, Any]:
@@ -155,12 +162,24 @@ def train_stage(config: ExperimentConfig, task: str) -> Stage:
 
         train_config = TrainConfig(**settings["train"])
         resume = (directory / "checkpoints").is_dir()
-        train_student(task, directory.parent / "build", settings["model"], directory,
+        train_student(task, directory.parent / build, settings["model"], directory,
                       train_config, resume=resume)
         metadata = json.loads((directory / "student.json").read_text())
         return {"parameters": metadata.get("parameters"), "metrics": metadata.get("metrics")}
 
-    return Stage(f"train-{task}", settings, action, needs=["build"])
+    return Stage(name or f"train-{task}", settings, action, needs=[build])
+
+
+def _load_students(run: Path, tasks: tuple[str, ...], solve_config: Any) -> dict[str, Any]:
+    from socratic_distill.infer.run import load_generators
+
+    # A socratic pair is (qg, qa); one unified student plays both roles.
+    roles = {"qg": tasks[0], "qa": tasks[-1]} if solve_config.method == "socratic" \
+        else {"model": tasks[0]}
+    return load_generators(
+        solve_config.method, {role: run / f"train-{task}" for role, task in roles.items()},
+        guidance=solve_config.guidance,
+    )
 
 
 def solve_stage(config: ExperimentConfig, method: str, split: str) -> Stage:
@@ -169,29 +188,67 @@ def solve_stage(config: ExperimentConfig, method: str, split: str) -> Stage:
     tasks = config.method_tasks(method)
     if tasks != run_method_tasks(method):  # only then, so that existing runs keep their fingerprints
         settings["students"] = list(tasks)
+    base = verified_base(method)
+    needs = [f"train-{task}" for task in tasks] + ([f"train-verifier-{base}"] if base else [])
 
     def action(directory: Path) -> dict[str, Any]:
         from socratic_distill.infer.config import make_config
-        from socratic_distill.infer.run import load_generators, solve_to_file
+        from socratic_distill.infer.run import solve_to_file
 
         solve_config = make_config(**settings["solve"])
         run = directory.parent
-        # A socratic pair is (qg, qa); one unified student plays both roles.
-        roles = {"qg": tasks[0], "qa": tasks[-1]} if solve_config.method == "socratic" \
-            else {"model": tasks[0]}
-        generators = load_generators(
-            solve_config.method, {role: run / f"train-{task}" for role, task in roles.items()},
-            guidance=solve_config.guidance,
-        )
+        scorer = None
+        if base:
+            from socratic_distill.infer.verifier import load_scorer
+
+            scorer = load_scorer(run / f"train-verifier-{base}", solve_config.batch_size)
         accuracy = solve_to_file(
             _problems(config, split, config.dataset.eval_limit),
-            directory / "predictions.jsonl", generators, solve_config,
+            directory / "predictions.jsonl", _load_students(run, tasks, solve_config), solve_config,
+            resume=(directory / "predictions.jsonl.partial").exists(), scorer=scorer,
+        )
+        return {"accuracy": accuracy}
+
+    return Stage(f"solve-{method}-{split}", settings, action, needs=needs)
+
+
+def verifier_stages(config: ExperimentConfig, base: str) -> list[Stage]:
+    """`base`'s verifier: its students sample the training problems (verifier-samples-M), the
+    samples are labelled against the gold answers (verifier-build-M), a verifier learns them
+    (train-verifier-M)."""
+    tasks = config.method_tasks(base)
+    sample_settings = {"solve": config.verifier_sample_settings(base), "students": list(tasks),
+                       "problems": config.verifier.train_problems}
+    samples_name, build_name = f"verifier-samples-{base}", f"verifier-build-{base}"
+
+    def training_problems(run: Path) -> list[Problem]:
+        return _training_problems(config, run)[: config.verifier.train_problems]
+
+    def sample(directory: Path) -> dict[str, Any]:
+        from socratic_distill.infer.config import make_config
+        from socratic_distill.infer.run import solve_to_file
+
+        solve_config = make_config(**sample_settings["solve"])
+        run = directory.parent
+        accuracy = solve_to_file(
+            training_problems(run), directory / "predictions.jsonl",
+            _load_students(run, tasks, solve_config), solve_config,
             resume=(directory / "predictions.jsonl.partial").exists(),
         )
         return {"accuracy": accuracy}
 
-    return Stage(f"solve-{method}-{split}", settings, action,
-                 needs=[f"train-{task}" for task in tasks])
+    def build(directory: Path) -> dict[str, Any]:
+        from socratic_distill.build import build_verifier_set
+
+        run = directory.parent
+        return build_verifier_set(run / samples_name / "predictions.jsonl", directory,
+                                  training_problems(run))
+
+    return [
+        Stage(samples_name, sample_settings, sample, needs=[f"train-{task}" for task in tasks]),
+        Stage(build_name, {"format_version": formats.FORMAT_VERSION}, build, needs=[samples_name]),
+        train_stage(config, VERIFIER_TASK, build=build_name, name=f"train-verifier-{base}"),
+    ]
 
 
 def evaluate_stage(config: ExperimentConfig, method: str, split: str) -> Stage:
@@ -204,7 +261,11 @@ def evaluate_stage(config: ExperimentConfig, method: str, split: str) -> Stage:
         run = directory.parent
         problems = _problems(config, split, config.dataset.eval_limit)
         result = evaluate_predictions(problems, load_predictions(run / solve_name / "predictions.jsonl"))
+        base = verified_base(method)
         trained = [read_record(run / f"train-{task}") or {} for task in config.method_tasks(method)]
+        if base:  # a verifier's cost is its students' samples of the training set and its training
+            trained += [read_record(run / f"{name}-{base}") or {}
+                        for name in ("verifier-samples", "train-verifier")]
         overlaps = {o["against"]: o for o in _overlap(run)["overlaps"]}
         record = Evaluation(
             run=config.name, method=method, split=split, dataset=config.dataset.spec(split),
@@ -246,6 +307,8 @@ def plan_stages(config: ExperimentConfig) -> list[Stage]:
             annotate_names.append(f"annotate-{style}")
     stages.append(build_stage(config, annotate_names))
     stages += [train_stage(config, task) for task in config.tasks()]
+    for base in config.verified_methods():
+        stages += verifier_stages(config, base)
     evaluations = []
     for split in config.dataset.eval_splits:
         for method in config.methods:

@@ -20,6 +20,7 @@ from socratic_distill.eval.answers import (
     AnswerType,
     answers_match,
     extract_answer,
+    majority_vote,
     normalize_answer,
     parse_number,
 )
@@ -47,6 +48,21 @@ class ItemResult(BaseModel):
     first_error: str | None = Field(
         default=None, description="For a wrong answer with gold steps: where it first went wrong "
         "(one of eval.diagnosis.FIRST_ERRORS).")
+    majority_correct: bool | None = Field(
+        default=None, description="With samples: the majority vote over them is right.")
+    any_correct: bool | None = Field(
+        default=None, description="With samples: at least one of them is right (pass@N).")
+
+
+class SampleResult(BaseModel):
+    """Over predictions that carry samples: what any choice among the same samples could reach,
+    so best-of-N by a verifier is read against majority vote and pass@N of its own samples."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    samples: int = Field(description="Samples per problem (the most any prediction has).")
+    majority: float = Field(description="Accuracy of the majority vote over the samples.")
+    any_correct: float = Field(description="pass@N: problems with at least one right sample.")
 
 
 class EvalResult(BaseModel):
@@ -67,6 +83,8 @@ class EvalResult(BaseModel):
     errors: int = Field(description="Scored predictions that carry an `error`.")
     mode: Mode
     items: list[ItemResult] = Field(description="Scored problems, in gold order.")
+    sampled: SampleResult | None = Field(
+        default=None, description="With samples (solve --samples N): majority and pass@N.")
 
 
 class StudentInfo(BaseModel):
@@ -181,7 +199,8 @@ def evaluate_predictions(
                                 correct=correct, error=prediction.error,
                                 num_steps=gold_step_count(problem),
                                 tokens=prediction.completion_tokens,
-                                first_error=None if correct else first_error(problem, prediction)))
+                                first_error=None if correct else first_error(problem, prediction),
+                                **_sample_verdicts(problem, prediction)))
     correct = sum(item.correct for item in items)
     accuracy, low, high = accuracy_with_ci(correct, len(gold), CONFIDENCE)
     return EvalResult(
@@ -199,7 +218,30 @@ def evaluate_predictions(
         errors=sum(item.error is not None for item in items),
         mode=mode,
         items=items,
+        sampled=_sampled(items, first.values(), len(gold)),
     )
+
+
+def _sample_verdicts(problem: Problem, prediction: Prediction) -> dict[str, bool]:
+    if not prediction.samples or len(prediction.samples) < 2:
+        return {}
+    answer_type = problem.answer_type or "text"
+    answers = [None if answer is None else normalize_answer(answer, answer_type)[0]
+               for answer in prediction.samples]
+    right = [answers_match(answer, problem.answer, answer_type) for answer in answers]
+    return {"majority_correct": answers_match(majority_vote(answers), problem.answer, answer_type),
+            "any_correct": any(right)}
+
+
+def _sampled(items: list[ItemResult], predictions: Iterable[Prediction], total: int
+             ) -> SampleResult | None:
+    counts = [len(p.samples) for p in predictions if p.samples and len(p.samples) > 1]
+    if not counts:
+        return None
+    # Over every gold problem, like accuracy: a missing prediction is wrong either way.
+    return SampleResult(samples=max(counts),
+                        majority=sum(bool(i.majority_correct) for i in items) / total,
+                        any_correct=sum(bool(i.any_correct) for i in items) / total)
 
 
 def _ids(label: str, ids: list[str], shown: int = 3) -> str:
@@ -209,6 +251,7 @@ def _ids(label: str, ids: list[str], shown: int = 3) -> str:
 
 def format_summary(result: EvalResult) -> str:
     """A few human-readable lines: accuracy with its interval, then what went wrong."""
+    sampled = result.sampled
     return "\n".join([
         f"accuracy {100 * result.accuracy:.1f}% ({100 * CONFIDENCE:.0f}% CI "
         f"{100 * result.ci_low:.1f}–{100 * result.ci_high:.1f}), "
@@ -216,4 +259,6 @@ def format_summary(result: EvalResult) -> str:
         f"scored: {result.scored}; unparsable: {result.unparsable}; errors: {result.errors}",
         "; ".join([_ids("missing ids", result.missing_ids), _ids("unknown ids", result.unknown_ids),
                    _ids("duplicate ids", result.duplicate_ids)]),
+        *([f"over the {sampled.samples} samples: majority {100 * sampled.majority:.1f}%, "
+           f"pass@{sampled.samples} {100 * sampled.any_correct:.1f}%"] if sampled else []),
     ])
