@@ -36,6 +36,11 @@ OVERLAP_NOTE = ("A training problem shares a run of words with a split when some
                 "problems; template-made problems share phrasing by construction.")
 
 
+SAMPLED_NOTE = ("majority: the most common answer of the same N samples; pass@N: problems with "
+                "a right answer among them, the most any choice could reach; gap closed: "
+                "(chosen - majority) / (pass@N - majority).")
+
+
 def collect(sources: list[Path]) -> list[dict[str, Any]]:
     """Every evaluation of the runs (directories, searched for `metrics.json`) and evaluation
     files (`evaluate --out F`), in a stable order; a run defaults to its directory's name."""
@@ -95,6 +100,22 @@ def results_table(rows: list[dict[str, Any]]) -> list[list[str]]:
             _seconds(row.get("train_seconds")), _seconds(row.get("solve_seconds")),
         ])
     return table
+
+
+def sampled_table(rows: list[dict[str, Any]]) -> list[list[str]]:
+    """For every row that chose among N samples: its accuracy against majority vote and pass@N
+    over the very same samples, and the share of the gap between the two that it closed."""
+    table = [["run", "split", "method", "N", "chosen %", "majority %", "pass@N %", "gap closed"]]
+    for row in rows:
+        sampled = row.get("sampled")
+        if not sampled:
+            continue
+        gap = sampled["any_correct"] - sampled["majority"]
+        closed = f"{100 * (row['accuracy'] - sampled['majority']) / gap:.0f}%" if gap > 0 else "–"
+        table.append([row["run"], row["split"], row["method"], str(sampled["samples"]),
+                      _pct(row["accuracy"]), _pct(sampled["majority"]),
+                      _pct(sampled["any_correct"]), closed])
+    return table if len(table) > 1 else []
 
 
 def steps_table(rows: list[dict[str, Any]]) -> list[list[str]]:
@@ -262,12 +283,14 @@ def write_report(run_dirs: list[Path], out_dir: Path) -> dict[str, Path]:
                          plot_first_errors(rows, out_dir / "first_errors.png"),
                          plot_accuracy_vs_size(rows, out_dir / "accuracy_vs_size.png")) if p]
     results, depth, mistakes = results_table(rows), steps_table(rows), errors_table(rows)
-    overlap = contamination_table(rows)
+    overlap, sampled = contamination_table(rows), sampled_table(rows)
     paper = [["model", "training", "GSM8K accuracy %"]] + [[m, t, f"{a:.1f}"] for m, t, a in PAPER_GSM8K]
     show_paper = any(row.get("dataset", "").startswith("gsm8k") for row in rows)
     title = "socratic-distill report: " + ", ".join(sorted({row["run"] for row in rows}))
 
     md = [f"# {title}", "", "## Accuracy", "", _markdown(results), ""]
+    if sampled:
+        md += ["## Choosing among samples", "", _markdown(sampled), "", SAMPLED_NOTE, ""]
     if depth:
         md += ["## Accuracy by number of reasoning steps", "", _markdown(depth), ""]
     if mistakes:
@@ -291,6 +314,8 @@ def write_report(run_dirs: list[Path], out_dir: Path) -> dict[str, Path]:
         "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;"
         "text-align:left}th{background:#f4f4f4}img{max-width:100%}</style></head><body>"
         f"<h1>{html.escape(title)}</h1><h2>Accuracy</h2>{_html_table(results)}"
+        + (f"<h2>Choosing among samples</h2>{_html_table(sampled)}<p>{html.escape(SAMPLED_NOTE)}</p>"
+           if sampled else "")
         + (f"<h2>Accuracy by number of reasoning steps</h2>{_html_table(depth)}" if depth else "")
         + (f"<h2>Where wrong answers first went wrong</h2>{_html_table(mistakes)}"
            if mistakes else "")
