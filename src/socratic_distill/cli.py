@@ -410,6 +410,8 @@ def serve(
     qg: Annotated[Path | None, typer.Option(help="Decomposer student (socratic).")] = None,
     qa: Annotated[Path | None, typer.Option(help="Solver student (socratic).")] = None,
     model: Annotated[Path | None, typer.Option(help="An answer, cot or unified student.")] = None,
+    verifier: Annotated[Path | None, typer.Option(
+        help="A verifier (train --task verifier): requests of several samples get the best-scored.")] = None,
     host: Annotated[str, typer.Option(help="Interface; loopback unless told otherwise.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     api_key_env: Annotated[str | None, typer.Option(help="Env variable holding the API key.")] = None,
@@ -429,7 +431,7 @@ def serve(
               "max_batch_rows": max_batch_rows, "admit_wait": admit_wait}
     config = make_serve_config(**{k: v for k, v in fields.items() if v is not None})
     run_server(qg=qg, qa=qa, model=model, host=host, port=port, api_key_env=api_key_env,
-               backend=backend, config=config)
+               backend=backend, config=config, verifier=verifier)
 
 
 @app.command()

@@ -104,3 +104,21 @@ def test_page_shows_input_errors(browser, page_server):
     wait.until(lambda d: d.find_element(By.ID, "error").is_displayed())
     assert "422" in browser.find_element(By.ID, "error").text
     assert "max_steps" in browser.find_element(By.ID, "error").text
+
+
+def test_page_shows_the_verifier_score_of_the_chosen_sample(browser, tok):
+    generators = {"qg": hf_generator(make_steered(tok, 1), tok),
+                  "qa": hf_generator(make_steered(tok, 2), tok)}
+    app = create_app(generators, ServeConfig(max_new_tokens=6),
+                     scorer=lambda prompts: [len(p) % 7 / 7 for p in prompts])
+    with LiveServer(app) as live:
+        browser.get(live.url + "/")
+        wait = WebDriverWait(browser, 30, poll_frequency=0.05)
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#method option"))
+        browser.find_element(By.ID, "question").send_keys(PROBLEM)
+        browser.find_element(By.ID, "samples").clear()
+        browser.find_element(By.ID, "samples").send_keys("3")
+        browser.find_element(By.ID, "solve").click()
+        wait.until(lambda d: d.find_element(By.ID, "answer").is_displayed())
+        assert "verifier score" in browser.find_element(By.ID, "stats").text
+        assert "best of 3" in browser.find_element(By.ID, "stats").text

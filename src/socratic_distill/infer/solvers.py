@@ -173,7 +173,7 @@ def _socratic(jobs: list[Dialogue], qg: GenerateFn | None, qa: GenerateFn, confi
         job.close()
 
 
-def _score(jobs: list[Dialogue], scorer: Scorer) -> dict[int, float]:
+def score_samples(jobs: list[Dialogue], scorer: Scorer) -> dict[int, float]:
     """Each finished sample's verifier score (by its index in `jobs`), its time shared out."""
     scored = [(i, job) for i, job in enumerate(jobs) if job.error is None]
     start = time.perf_counter()
@@ -230,7 +230,7 @@ def solve(
         _socratic(jobs, generators.get("qg"), generators["qa"], config, call)
     elif jobs:
         _single_model(jobs, generators["model"], config, call)
-    scored = _score(jobs, scorer) if scorer is not None and jobs else None
+    scored = score_samples(jobs, scorer) if scorer is not None and jobs else None
     n = config.samples
     return [
         _prediction(jobs[i * n:(i + 1) * n],

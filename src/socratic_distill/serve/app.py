@@ -33,6 +33,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from socratic_distill.infer.config import SolveConfig
 from socratic_distill.infer.generate import GenerateFn
+from socratic_distill.infer.verifier import Scorer
 from socratic_distill.methods import ROLES
 from socratic_distill.serve.bodies import ApiError, SolveRequest, check_solve
 from socratic_distill.serve.config import ServeConfig
@@ -70,6 +71,7 @@ def create_app(
     methods: Sequence[str] | None = None,
     model_names: Mapping[str, str] | None = None,
     api_key: str | None = None,
+    scorer: Scorer | None = None,
 ) -> FastAPI:
     """The app serving `generators` (roles `model`, `qg`, `qa` -> backends).
 
@@ -77,9 +79,10 @@ def create_app(
     `model` student's method must be named, e.g. ["unified"]); the first is the default.
     `model_names` adds names (e.g. directory names) for roles on the OpenAI-style endpoints.
     With `api_key`, /v1/* and /metrics want `Authorization: Bearer KEY` (or `X-API-Key`).
+    With `scorer` (a verifier), a request of several samples gets the best-scored one's answer.
     """
     state = ServerState(generators, config or ServeConfig(), _served_methods(generators, methods),
-                        model_names or {}, api_key)
+                        model_names or {}, api_key, scorer)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -223,7 +226,7 @@ def _add_routes(app: FastAPI, state: ServerState) -> None:
         return JSONResponse({
             "status": "ok", "methods": state.methods, "models": sorted(state.names),
             "batching": state.config.batching, "active": active, "queued": queued,
-            "auth": state.api_key is not None,
+            "auth": state.api_key is not None, "verifier": state.scheduler.scorer is not None,
         })
 
     @app.get("/metrics", dependencies=guarded)
@@ -269,6 +272,7 @@ def _solve_spec(state: ServerState, body: SolveRequest) -> SolveSpec:
             max_steps=body.max_steps, max_new_tokens=state.config.max_new_tokens,
             calculator=body.calculator, batch_size=state.scheduler.decode_batch_size, seed=body.seed,
             qg_include_solutions=state.config.qg_include_solutions,
+            vote="best" if state.scheduler.scorer is not None and body.samples > 1 else "majority",
         )
     except ValidationError as error:
         status, message, param = _validation_message(error.errors())

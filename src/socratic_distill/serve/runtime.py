@@ -19,6 +19,7 @@ from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
 
 from socratic_distill.infer.generate import GenerateFn
+from socratic_distill.infer.verifier import Scorer
 from socratic_distill.serve.bodies import ApiError
 from socratic_distill.serve.config import ServeConfig
 from socratic_distill.serve.metrics import Metrics
@@ -39,10 +40,11 @@ class ServerState:
     """What the routes share: the scheduler, the settings, the served methods and names."""
 
     def __init__(self, generators: Mapping[str, GenerateFn], config: ServeConfig,
-                 methods: Sequence[str], names: Mapping[str, str], api_key: str | None):
+                 methods: Sequence[str], names: Mapping[str, str], api_key: str | None,
+                 scorer: Scorer | None = None):
         self.config, self.methods = config, list(methods)
         self.metrics = Metrics()
-        self.scheduler = Scheduler(generators, config, self.metrics)
+        self.scheduler = Scheduler(generators, config, self.metrics, scorer)
         self.names = {**{role: role for role in generators}, **names}
         self.roles = sorted(generators)
         self.api_key = api_key

@@ -35,7 +35,8 @@ from typing import Any
 from socratic_distill.infer.config import SolveConfig
 from socratic_distill.infer.engine import Dialogue, choose, generate_isolated
 from socratic_distill.infer.generate import GenerateFn, Generation, PrefixCache
-from socratic_distill.infer.solvers import solve
+from socratic_distill.infer.solvers import score_samples, solve
+from socratic_distill.infer.verifier import Scorer
 from socratic_distill.schemas import Problem, Step
 from socratic_distill.serve.config import ServeConfig
 from socratic_distill.serve.metrics import Metrics
@@ -157,8 +158,9 @@ class Scheduler:
     """The queue, the batch and the worker thread that runs turns over it."""
 
     def __init__(self, generators: Mapping[str, GenerateFn], config: ServeConfig,
-                 metrics: Metrics | None = None):
+                 metrics: Metrics | None = None, scorer: Scorer | None = None):
         self.generators, self.config = dict(generators), config
+        self.scorer = scorer  # a verifier: ranks the samples of requests that vote by score
         self.metrics = metrics or Metrics()
         self._cond = threading.Condition()
         self._queue: deque[Job] = deque()
@@ -361,7 +363,8 @@ class Scheduler:
             problems = [job.solving.problem() for job in group]
             self.metrics.observe_call(len(group) * config.samples)
             try:
-                predictions = solve(problems, {"model": self.generators["model"]}, config)
+                predictions = solve(problems, {"model": self.generators["model"]}, config,
+                                    scorer=self._scorer_for(config))
             except Exception as error:  # noqa: BLE001 - solve isolates its own failures
                 for job in group:
                     self._fail(job, error_status(error), f"{type(error).__name__}: {error}")
@@ -378,9 +381,9 @@ class Scheduler:
                     self._emit_step(job, 0, number, step)
                 if not steps:
                     self._emit(job, "text", {"sample": 0, "text": prediction.prediction or ""})
-                extra = prediction.samples
                 self._finish(job, self._final(job, prediction.answer, steps,
-                                              prediction.prediction or "", extra))
+                                              prediction.prediction or "", prediction.samples,
+                                              prediction.scores, prediction.score))
 
     # ---- socratic: one step per turn ----
 
@@ -432,24 +435,35 @@ class Scheduler:
         """The final answer, as `solve` gives it: the majority answer and its first solution."""
         for dialogue in job.attempts:
             dialogue.close()
-        choice = choose(job.attempts)
+        scorer = self._scorer_for(job.solving.config)
+        scores = None
+        if scorer is not None:
+            scored = score_samples(job.attempts, scorer)
+            scores = [scored.get(i) for i in range(len(job.attempts))]
+        choice = choose(job.attempts, scores, job.solving.config.vote)
         if choice.chosen is None:
             first = job.attempts[0]
             self._fail(job, error_status(first.failure), first.error or "failed")
             return
         self._finish(job, self._final(job, choice.answer, choice.chosen.steps, choice.chosen.text,
-                                      choice.samples))
+                                      choice.samples, scores, choice.score))
+
+    def _scorer_for(self, config: SolveConfig) -> Scorer | None:
+        return self.scorer if config.vote != "majority" else None
 
     # ---- events and endings ----
 
     def _final(self, job: Job, answer: str | None, steps: list[Step], text: str,
-               samples: list | None) -> dict[str, Any]:
+               samples: list | None, scores: list | None = None,
+               score: float | None = None) -> dict[str, Any]:
         spec = job.solving
         final = {"id": job.id, "method": spec.config.method, "answer": answer,
                  "steps": [step.model_dump() for step in steps], "text": text,
                  "tokens": _usage(job), "seconds": round(time.monotonic() - job.created, 4)}
         if samples is not None:
             final["samples"] = samples
+        if scores is not None:  # with a verifier: each sample's score, and the chosen one's
+            final["scores"], final["score"] = scores, score
         return final
 
     def _emit_step(self, job: Job, sample: int, number: int, step: Step,

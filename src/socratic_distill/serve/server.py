@@ -53,9 +53,11 @@ def load_app(
     api_key_env: str | None = None,
     backend: str = "hf",
     config: ServeConfig | None = None,
+    verifier: str | Path | None = None,
 ) -> Any:
     """The FastAPI app serving the given students: socratic with `qg` and `qa`, and/or the
-    method that a `model` student was trained for (answer, cot or unified)."""
+    method that a `model` student was trained for (answer, cot or unified); a `verifier`
+    ranks the samples of requests that ask for several."""
     from socratic_distill.infer.run import load_generators
     from socratic_distill.serve.app import create_app
     from socratic_distill.train.outdir import read_student_file
@@ -65,6 +67,10 @@ def load_app(
     if qg is None and model is None:
         raise UserError("serve needs --model DIR, or --qg DIR and --qa DIR")
     api_key = read_api_key(api_key_env)
+    if verifier is not None:
+        from socratic_distill.infer.verifier import check_verifier
+
+        check_verifier(verifier)  # before the students load: a wrong directory fails fast
     generators, methods, named = {}, [], []
     if qg is not None:
         generators.update(load_generators("socratic", {"qg": qg, "qa": qa}, backend=backend))
@@ -82,7 +88,13 @@ def load_app(
     counts = Counter(name for name, _ in named)
     names = {name: role for name, role in named
              if counts[name] == 1 and name not in ("qg", "qa", "model")}
-    return create_app(generators, config, methods=methods, model_names=names, api_key=api_key)
+    scorer = None
+    if verifier is not None:
+        from socratic_distill.infer.verifier import load_scorer
+
+        scorer = load_scorer(verifier)
+    return create_app(generators, config, methods=methods, model_names=names, api_key=api_key,
+                      scorer=scorer)
 
 
 def serve(
@@ -95,12 +107,13 @@ def serve(
     api_key_env: str | None = None,
     backend: str = "hf",
     config: ServeConfig | None = None,
+    verifier: str | Path | None = None,
 ) -> None:
     """Serve the students until interrupted (Ctrl-C). See `socratic_distill.serve.app`."""
     import uvicorn
 
     app = load_app(qg=qg, qa=qa, model=model, api_key_env=api_key_env, backend=backend,
-                   config=config)
+                   config=config, verifier=verifier)
     state = app.state.serve
     if not is_loopback(host) and state.api_key is None:
         log.warning("serving on %s without an API key: anyone who can reach this address can "
