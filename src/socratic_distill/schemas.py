@@ -75,6 +75,8 @@ class Prediction(BaseModel):
     scores: list[float | None] | None = Field(
         default=None, description="With a verifier: each sample's score, in sample order.")
     score: float | None = Field(default=None, description="With a verifier: the chosen sample's.")
+    score_seconds: float | None = Field(
+        default=None, description="With a verifier: the part of `seconds` spent scoring.")
 
 
 

@@ -126,13 +126,14 @@ def test_samples_give_majority_and_pass_at_n_over_the_same_samples(problems: lis
         Prediction(id="a", answer="18", samples=["17", "17", "18"]),
         Prediction(id="b", answer="5", samples=["1,200", "1200", "5"]),  # majority right, chosen wrong
         Prediction(id="d", answer="6", samples=["6", None, "6"]),  # no sample right
-        Prediction(id="e", answer="3", samples=["3", "3", "3", "3"]),
+        Prediction(id="e", answer="3", samples=["3", "3", "3", "3"], seconds=5.0, score_seconds=1.0),
     ]
     result = evaluate_predictions(problems, predictions)
     assert result.correct == 2
     assert result.sampled is not None and result.sampled.samples == 4
     assert result.sampled.majority == pytest.approx(2 / 6)  # b and e, over all six gold problems
     assert result.sampled.any_correct == pytest.approx(3 / 6)  # a, b, e
+    assert result.sampled.scoring_cost == pytest.approx(1.0 / 4.0)  # of e, the one timed
     flags = {item.id: (item.majority_correct, item.any_correct) for item in result.items}
     assert flags == {"a": (False, True), "b": (True, True), "d": (False, False), "e": (True, True)}
     assert "majority 33.3%, pass@4 50.0%" in format_summary(result)

@@ -4,6 +4,7 @@ students' samples, a tiny verifier trained on it, and the errors around it."""
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from infer_helpers import Scripted, make_problems
@@ -54,8 +55,9 @@ def test_solve_ranks_samples_with_a_scorer():
     qa = Scripted(lambda p: next(answers))
     qg = Scripted(lambda p: " [END]" if "\nA:" in p else " Sub?")
 
-    def scorer(prompts):  # a rule-based verifier: it trusts fives
+    def scorer(prompts):  # a rule-based verifier: it trusts fives, and takes its time
         assert all(p.endswith("\nVerdict:") for p in prompts)
+        time.sleep(0.06)
         return [0.8 if "#### 5" in p else 0.1 for p in prompts]
 
     config = make_config(method="socratic", samples=3, temperature=0.5, vote="best",
@@ -67,6 +69,8 @@ def test_solve_ranks_samples_with_a_scorer():
         assert prediction.scores == [0.1, 0.8, 0.1]
         assert len(prediction.sample_texts) == 3 and "#### 5" in prediction.sample_texts[1]
         assert prediction.prediction == prediction.sample_texts[1]
+        # The scoring time is shared out among the problems, and is part of their time.
+        assert 0.02 < prediction.score_seconds <= prediction.seconds
     with pytest.raises(UserError, match="needs a verifier"):
         solve(problems, {"qg": qg, "qa": qa}, config)
 

@@ -63,6 +63,8 @@ class SampleResult(BaseModel):
     samples: int = Field(description="Samples per problem (the most any prediction has).")
     majority: float = Field(description="Accuracy of the majority vote over the samples.")
     any_correct: float = Field(description="pass@N: problems with at least one right sample.")
+    scoring_cost: float | None = Field(
+        default=None, description="With a verifier: its scoring time over the sampling time.")
 
 
 class EvalResult(BaseModel):
@@ -235,13 +237,18 @@ def _sample_verdicts(problem: Problem, prediction: Prediction) -> dict[str, bool
 
 def _sampled(items: list[ItemResult], predictions: Iterable[Prediction], total: int
              ) -> SampleResult | None:
+    predictions = list(predictions)
     counts = [len(p.samples) for p in predictions if p.samples and len(p.samples) > 1]
     if not counts:
         return None
+    timed = [p for p in predictions if p.score_seconds is not None and p.seconds is not None]
+    scoring = sum(p.score_seconds for p in timed)
+    sampling = sum(p.seconds for p in timed) - scoring
     # Over every gold problem, like accuracy: a missing prediction is wrong either way.
     return SampleResult(samples=max(counts),
                         majority=sum(bool(i.majority_correct) for i in items) / total,
-                        any_correct=sum(bool(i.any_correct) for i in items) / total)
+                        any_correct=sum(bool(i.any_correct) for i in items) / total,
+                        scoring_cost=round(scoring / sampling, 4) if timed and sampling > 0 else None)
 
 
 def _ids(label: str, ids: list[str], shown: int = 3) -> str:

@@ -54,6 +54,7 @@ class Dialogue:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     seconds: float = 0.0
+    score_seconds: float = 0.0  # the verifier's share of `seconds`
 
     @property
     def answer_type(self) -> str:

@@ -182,6 +182,7 @@ def score_samples(jobs: list[Dialogue], scorer: Scorer) -> dict[int, float]:
     share = (time.perf_counter() - start) / max(len(scored), 1)
     for _, job in scored:
         job.seconds += share
+        job.score_seconds += share
     return {i: round(value, 6) for (i, _), value in zip(scored, values, strict=True)}
 
 
@@ -194,6 +195,8 @@ def _prediction(replicas: list[Dialogue], scores: list[float | None] | None,
         completion_tokens=sum(job.completion_tokens for job in replicas),
         seconds=round(sum(job.seconds for job in replicas), 4),
     )
+    if scores is not None:
+        usage["score_seconds"] = round(sum(job.score_seconds for job in replicas), 4)
     choice = choose(replicas, scores, config.vote)
     if choice.chosen is None:
         return Prediction(id=first.problem.id, error=first.error, **usage)
