@@ -123,7 +123,7 @@ def test_load_predictions_names_file_and_line(tmp_path: Path, bad_line: str) -> 
 def test_samples_give_majority_and_pass_at_n_over_the_same_samples(problems: list[Problem]) -> None:
     predictions = [
         # chosen right by a verifier though the majority is wrong
-        Prediction(id="a", answer="18", samples=["17", "17", "18"]),
+        Prediction(id="a", answer="18", samples=["17", "17", "18"], scores=[0.1, 0.2, 0.9]),
         Prediction(id="b", answer="5", samples=["1,200", "1200", "5"]),  # majority right, chosen wrong
         Prediction(id="d", answer="6", samples=["6", None, "6"]),  # no sample right
         Prediction(id="e", answer="3", samples=["3", "3", "3", "3"], seconds=5.0, score_seconds=1.0),
@@ -137,4 +137,10 @@ def test_samples_give_majority_and_pass_at_n_over_the_same_samples(problems: lis
     flags = {item.id: (item.majority_correct, item.any_correct) for item in result.items}
     assert flags == {"a": (False, True), "b": (True, True), "d": (False, False), "e": (True, True)}
     assert "majority 33.3%, pass@4 50.0%" in format_summary(result)
+    # Accuracy against N, over the first k samples of each; only a has scores for a best of k.
+    curve = [(p.k, round(6 * p.majority), round(6 * p.any_correct), round(6 * p.best))
+             for p in result.sampled.curve]
+    assert curve == [(1, 2, 2, 0), (2, 2, 2, 0), (3, 2, 3, 1), (4, 2, 3, 1)]
+    unscored = evaluate_predictions(problems, [Prediction(id="e", samples=["3", "4"])])
+    assert [p.best for p in unscored.sampled.curve] == [None, None]
     assert evaluate_predictions(problems, [Prediction(id="a", answer="18")]).sampled is None

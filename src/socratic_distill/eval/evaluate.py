@@ -54,6 +54,17 @@ class ItemResult(BaseModel):
         default=None, description="With samples: at least one of them is right (pass@N).")
 
 
+class CurvePoint(BaseModel):
+    """Accuracy over the first k samples of each problem."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    k: int
+    majority: float
+    any_correct: float
+    best: float | None = Field(default=None, description="The best-scored of k (with scores).")
+
+
 class SampleResult(BaseModel):
     """Over predictions that carry samples: what any choice among the same samples could reach,
     so best-of-N by a verifier is read against majority vote and pass@N of its own samples."""
@@ -65,6 +76,7 @@ class SampleResult(BaseModel):
     any_correct: float = Field(description="pass@N: problems with at least one right sample.")
     scoring_cost: float | None = Field(
         default=None, description="With a verifier: its scoring time over the sampling time.")
+    curve: list[CurvePoint] = Field(default_factory=list, description="Accuracy against N.")
 
 
 class EvalResult(BaseModel):
@@ -191,18 +203,22 @@ def evaluate_predictions(
     gold = _index_gold(problems)
     first, unknown_ids, duplicate_ids = _first_predictions(predictions, gold)
     items: list[ItemResult] = []
+    hits = []
     for problem in gold.values():
         prediction = first.get(problem.id)
         if prediction is None:
             continue
         predicted = predicted_answer(problem, prediction, mode)
         correct = answers_match(predicted, problem.answer, problem.answer_type or "text")
+        hits.append(_sample_hits(problem, prediction))
+        verdicts = {"majority_correct": hits[-1][-1][0], "any_correct": hits[-1][-1][1]} \
+            if hits[-1] else {}
         items.append(ItemResult(id=problem.id, gold=problem.answer, predicted=predicted,
                                 correct=correct, error=prediction.error,
                                 num_steps=gold_step_count(problem),
                                 tokens=prediction.completion_tokens,
                                 first_error=None if correct else first_error(problem, prediction),
-                                **_sample_verdicts(problem, prediction)))
+                                **verdicts))
     correct = sum(item.correct for item in items)
     accuracy, low, high = accuracy_with_ci(correct, len(gold), CONFIDENCE)
     return EvalResult(
@@ -220,35 +236,53 @@ def evaluate_predictions(
         errors=sum(item.error is not None for item in items),
         mode=mode,
         items=items,
-        sampled=_sampled(items, first.values(), len(gold)),
+        sampled=_sampled(hits, first.values(), len(gold)),
     )
 
 
-def _sample_verdicts(problem: Problem, prediction: Prediction) -> dict[str, bool]:
+def _sample_hits(problem: Problem, prediction: Prediction) -> list[tuple[bool, bool, bool | None]]:
+    """For each k of 1..N, over the first k samples: is the majority right, is any right, is
+    the best-scored right (None without scores)."""
     if not prediction.samples or len(prediction.samples) < 2:
-        return {}
+        return []
     answer_type = problem.answer_type or "text"
-    answers = [None if answer is None else normalize_answer(answer, answer_type)[0]
-               for answer in prediction.samples]
-    right = [answers_match(answer, problem.answer, answer_type) for answer in answers]
-    return {"majority_correct": answers_match(majority_vote(answers), problem.answer, answer_type),
-            "any_correct": any(right)}
+    right = [answer is not None and answers_match(normalize_answer(answer, answer_type)[0],
+                                                  problem.answer, answer_type)
+             for answer in prediction.samples]
+    answers = [None if a is None else normalize_answer(a, answer_type)[0] for a in prediction.samples]
+    scores = prediction.scores if prediction.scores and len(prediction.scores) == len(right) else None
+    hits = []
+    for k in range(1, len(right) + 1):
+        best = None
+        if scores is not None:
+            scored = [i for i in range(k) if scores[i] is not None]
+            best = bool(scored) and right[max(scored, key=lambda i: scores[i])]
+        majority = answers_match(majority_vote(answers[:k]), problem.answer, answer_type)
+        hits.append((majority, any(right[:k]), best))
+    return hits
 
 
-def _sampled(items: list[ItemResult], predictions: Iterable[Prediction], total: int
-             ) -> SampleResult | None:
-    predictions = list(predictions)
-    counts = [len(p.samples) for p in predictions if p.samples and len(p.samples) > 1]
-    if not counts:
+def _sampled(hits: list[list[tuple[bool, bool, bool | None]]], predictions: Iterable[Prediction],
+             total: int) -> SampleResult | None:
+    hits = [h for h in hits if h]
+    if not hits:
         return None
+    predictions = list(predictions)
     timed = [p for p in predictions if p.score_seconds is not None and p.seconds is not None]
     scoring = sum(p.score_seconds for p in timed)
     sampling = sum(p.seconds for p in timed) - scoring
-    # Over every gold problem, like accuracy: a missing prediction is wrong either way.
-    return SampleResult(samples=max(counts),
-                        majority=sum(bool(i.majority_correct) for i in items) / total,
-                        any_correct=sum(bool(i.any_correct) for i in items) / total,
-                        scoring_cost=round(scoring / sampling, 4) if timed and sampling > 0 else None)
+    n = max(map(len, hits))
+    curve = []
+    for k in range(1, n + 1):  # a problem with fewer samples keeps its last verdicts
+        at_k = [h[min(k, len(h)) - 1] for h in hits]
+        best = [b for _, _, b in at_k if b is not None]
+        # Over every gold problem, like accuracy: a missing prediction is wrong either way.
+        curve.append(CurvePoint(k=k, majority=sum(m for m, _, _ in at_k) / total,
+                                any_correct=sum(a for _, a, _ in at_k) / total,
+                                best=sum(best) / total if best else None))
+    return SampleResult(samples=n, majority=curve[-1].majority, any_correct=curve[-1].any_correct,
+                        scoring_cost=round(scoring / sampling, 4) if timed and sampling > 0 else None,
+                        curve=curve)
 
 
 def _ids(label: str, ids: list[str], shown: int = 3) -> str:

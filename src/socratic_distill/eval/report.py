@@ -260,6 +260,28 @@ def plot_accuracy_by_steps(rows: list[dict[str, Any]], path: Path) -> Path | Non
     return _save(fig, ax, path, "Accuracy by number of reasoning steps (95% CI shaded)")
 
 
+def plot_accuracy_against_samples(rows: list[dict[str, Any]], path: Path) -> Path | None:
+    """For rows that chose among samples: best-of-k (by score), majority of k and pass@k."""
+    series = [row for row in rows if (row.get("sampled") or {}).get("curve")]
+    if not series:
+        return None
+    fig, ax = _axes()
+    for row in series:
+        curve = row["sampled"]["curve"]
+        ks = [point["k"] for point in curve]
+        label = f"{row['method']} · {row['split']}"
+        line, = ax.plot(ks, [100 * p["majority"] for p in curve], marker="o", label=f"{label}: majority")
+        color = line.get_color()
+        ax.plot(ks, [100 * p["any_correct"] for p in curve], linestyle=":", color=color,
+                label=f"{label}: pass@k")
+        if all(p.get("best") is not None for p in curve):
+            ax.plot(ks, [100 * p["best"] for p in curve], marker="s", linestyle="--", color=color,
+                    label=f"{label}: best of k (verifier)")
+    ax.set_xlabel("samples k")
+    ax.set_ylim(0, 100)
+    return _save(fig, ax, path, "Accuracy against the number of samples")
+
+
 def plot_accuracy_vs_size(rows: list[dict[str, Any]], path: Path) -> Path | None:
     """Only when some method/split ran with students of several sizes."""
     groups: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
@@ -284,6 +306,7 @@ def write_report(run_dirs: list[Path], out_dir: Path) -> dict[str, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     plots = [p for p in (plot_accuracy_by_steps(rows, out_dir / "accuracy_by_steps.png"),
                          plot_first_errors(rows, out_dir / "first_errors.png"),
+                         plot_accuracy_against_samples(rows, out_dir / "accuracy_against_samples.png"),
                          plot_accuracy_vs_size(rows, out_dir / "accuracy_vs_size.png")) if p]
     results, depth, mistakes = results_table(rows), steps_table(rows), errors_table(rows)
     overlap, sampled = contamination_table(rows), sampled_table(rows)
