@@ -55,8 +55,8 @@ SINGLE_MODEL_METHODS = tuple(name for name, spec in METHODS.items() if spec.sing
 # Experiments also name variants of a method: run method -> (method, solve settings it implies).
 VERIFIED = "+verifier"  # M+verifier: M's samples ranked by a verifier trained on M's own samples
 VERIFIABLE_METHODS = ("cot", "unified", "socratic")
-RunMethod = Literal["answer", "cot", "unified", "socratic", "socratic-gold",
-                    "cot+verifier", "unified+verifier", "socratic+verifier"]
+RunMethod = Literal["answer", "cot", "cot+verifier", "unified", "unified+verifier", "socratic",
+                    "socratic+verifier", "socratic-gold"]
 RUN_METHODS: dict[str, tuple[str, dict[str, str]]] = {
     # In report order: each M+verifier right after M.
     **{run: (name, {}) for name in METHODS
