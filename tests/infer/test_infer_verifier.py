@@ -183,3 +183,13 @@ def test_students_and_verifiers_are_not_interchangeable(tiny_verifier, tmp_path)
 def test_the_training_set_is_a_training_set(tiny_verifier):
     examples = read_jsonl(tiny_verifier.parent / "sets" / "verifier.jsonl", TrainingExample)
     assert len(examples) == 96 and {e.task for e in examples} == {"verifier"}
+
+
+def test_a_solution_longer_than_the_context_is_scored_on_its_end(tiny_verifier):
+    scorer = load_scorer(tiny_verifier)
+    problem = make_problems(60)[50]
+    run_on = verifier_prompt(problem.question, "Q: And then?\nA: More.\n" * 400 + _right(problem))
+    end = verifier_prompt(problem.question, _right(problem))
+    long_score, = scorer([run_on])
+    assert 0 <= long_score <= 1
+    assert scorer([run_on, end])[0] == pytest.approx(long_score, abs=1e-4)

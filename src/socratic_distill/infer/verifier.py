@@ -40,10 +40,14 @@ def hf_scorer(model: Any, tokenizer: Any, batch_size: int = 16) -> Scorer:
 
     yes, no = verdict_token_ids(tokenizer)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    limit = getattr(model.config, "n_positions", None) or getattr(
+        model.config, "max_position_embeddings", None)
     model.eval()
 
     def score(prompts: Sequence[str]) -> list[float]:
-        encoded = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
+        # A solution that ran past the context keeps its end: the verdict reads the last tokens.
+        encoded = [tokenizer(p, add_special_tokens=False)["input_ids"][-limit if limit else 0:]
+                   for p in prompts]
         order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]))
         scores = [0.0] * len(prompts)
         for start in range(0, len(order), batch_size):
