@@ -41,6 +41,19 @@ def test_verifier_settings_are_checked_at_the_edge(tmp_path):
         mini(tmp_path, methods=["cot+verifier"], verifier={"train": {"lerning_rate": 1}})
     with pytest.raises(UserError, match="methods"):
         mini(tmp_path, methods=["answer+verifier"])
+    with pytest.raises(UserError, match="verifier.split: `test` is an evaluation split"):
+        mini(tmp_path, methods=["cot+verifier"], verifier={"split": "test"})
+
+
+def test_the_verifier_may_learn_from_problems_the_students_never_saw(tmp_path):
+    own = {s.name: s for s in plan_stages(mini(tmp_path, methods=["cot+verifier"]))}
+    apart = {s.name: s for s in plan_stages(
+        mini(tmp_path, methods=["cot+verifier"], verifier={"split": "validation"}))}
+    assert "dataset" not in own["verifier-samples-cot"].settings
+    assert apart["verifier-samples-cot"].settings["dataset"]["split"] == "validation"
+    # The students and the evaluation are untouched by where the verifier's problems come from.
+    assert apart["train-cot"].settings == own["train-cot"].settings
+    assert apart["solve-cot+verifier-test"].settings == own["solve-cot+verifier-test"].settings
 
 
 @pytest.mark.slow

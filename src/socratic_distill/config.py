@@ -75,6 +75,10 @@ class VerifierSection(Strict):
         "scores sum highest.")
     train_problems: int | None = Field(
         None, ge=1, description="First N training problems sampled for the verifier; default all.")
+    split: str | None = Field(
+        None, description="Sample this split of the dataset instead of the students' training "
+        "problems, so that the verifier learns from problems the students never saw; it must "
+        "not be an evaluation split.")
     train_samples: int | None = Field(None, ge=2, description="Per training problem; default `samples`.")
     model: str | None = Field(None, description="The verifier's model spec; default `default_model`.")
     train: dict[str, Any] = Field(default_factory=dict, description="TrainConfig overrides.")
@@ -123,6 +127,13 @@ class ExperimentConfig(Strict):
         if self.socratic_students == "unified" and RUN_METHODS[method][0] == "socratic":
             return ("unified",)
         return run_method_tasks(method)
+
+    @model_validator(mode="after")
+    def _check_verifier_split(self) -> ExperimentConfig:
+        if self.verifier.split is not None and self.verifier.split in self.dataset.eval_splits:
+            raise ValueError(f"verifier.split: `{self.verifier.split}` is an evaluation split; "
+                             "the verifier must not learn from the problems it is measured on")
+        return self
 
     def verified_methods(self) -> list[str]:
         """The methods whose samples a verifier ranks (M for every `M+verifier`)."""

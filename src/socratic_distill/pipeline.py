@@ -217,11 +217,16 @@ def verifier_stages(config: ExperimentConfig, base: str) -> list[Stage]:
     samples are labelled against the gold answers (verifier-build-M), a verifier learns them
     (train-verifier-M)."""
     tasks = config.method_tasks(base)
+    split = config.verifier.split
     sample_settings = {"solve": config.verifier_sample_settings(base), "students": list(tasks),
                        "problems": config.verifier.train_problems}
+    if split is not None:  # named only when set, so that existing runs keep their fingerprints
+        sample_settings["dataset"] = _dataset_settings(config, split, config.verifier.train_problems)
     samples_name, build_name = f"verifier-samples-{base}", f"verifier-build-{base}"
 
     def training_problems(run: Path) -> list[Problem]:
+        if split is not None:
+            return _problems(config, split, config.verifier.train_problems)
         return _training_problems(config, run)[: config.verifier.train_problems]
 
     def sample(directory: Path) -> dict[str, Any]:
