@@ -112,9 +112,12 @@ def annotate_stage(config: ExperimentConfig, style: str) -> Stage:
     return Stage(f"annotate-{style}", settings, action, needs=["data"])
 
 
-def _training_problems(config: ExperimentConfig, run: Path) -> list[Problem]:
-    """The training split, less what the overlap check dropped (when asked to)."""
-    dropped = set(_overlap(run)["dropped"]) if config.build.drop_contaminated else set()
+def _dropped(config: ExperimentConfig, run: Path) -> set[str]:
+    """The training problems the overlap check dropped (none unless asked to drop)."""
+    return set(_overlap(run)["dropped"]) if config.build.drop_contaminated else set()
+
+
+def _training_problems(run: Path, dropped: set[str]) -> list[Problem]:
     return [p for p in read_jsonl(run / "data" / "train.jsonl", Problem) if p.id not in dropped]
 
 
@@ -123,8 +126,8 @@ def build_stage(config: ExperimentConfig, annotate_names: list[str]) -> Stage:
 
     def action(directory: Path) -> dict[str, Any]:
         run = directory.parent
-        dropped = set(_overlap(run)["dropped"]) if drop else set()
-        problems = _training_problems(config, run)
+        dropped = _dropped(config, run)
+        problems = _training_problems(run, dropped)
         if not problems:
             raise UserError("every training problem shares words with an evaluation split: "
                             "nothing is left to train on (build.drop_contaminated)")
@@ -227,7 +230,7 @@ def verifier_stages(config: ExperimentConfig, base: str) -> list[Stage]:
     def training_problems(run: Path) -> list[Problem]:
         if split is not None:
             return _problems(config, split, config.verifier.train_problems)
-        return _training_problems(config, run)[: config.verifier.train_problems]
+        return _training_problems(run, _dropped(config, run))[: config.verifier.train_problems]
 
     def sample(directory: Path) -> dict[str, Any]:
         from socratic_distill.infer.config import make_config

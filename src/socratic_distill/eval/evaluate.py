@@ -210,9 +210,9 @@ def evaluate_predictions(
             continue
         predicted = predicted_answer(problem, prediction, mode)
         correct = answers_match(predicted, problem.answer, problem.answer_type or "text")
-        hits.append(_sample_hits(problem, prediction))
-        verdicts = {"majority_correct": hits[-1][-1][0], "any_correct": hits[-1][-1][1]} \
-            if hits[-1] else {}
+        hit = _sample_hits(problem, prediction)
+        hits.append(hit)
+        verdicts = {"majority_correct": hit[-1][0], "any_correct": hit[-1][1]} if hit else {}
         items.append(ItemResult(id=problem.id, gold=problem.answer, predicted=predicted,
                                 correct=correct, error=prediction.error,
                                 num_steps=gold_step_count(problem),
@@ -246,10 +246,8 @@ def _sample_hits(problem: Problem, prediction: Prediction) -> list[tuple[bool, b
     if not prediction.samples or len(prediction.samples) < 2:
         return []
     answer_type = problem.answer_type or "text"
-    right = [answer is not None and answers_match(normalize_answer(answer, answer_type)[0],
-                                                  problem.answer, answer_type)
-             for answer in prediction.samples]
     answers = [None if a is None else normalize_answer(a, answer_type)[0] for a in prediction.samples]
+    right = [answers_match(answer, problem.answer, answer_type) for answer in answers]
     scores = prediction.scores if prediction.scores and len(prediction.scores) == len(right) else None
     hits = []
     for k in range(1, len(right) + 1):
