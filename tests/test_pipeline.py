@@ -138,6 +138,20 @@ def test_a_run_killed_in_training_finishes_without_redoing_done_stages(tmp_path)
     assert (run_dir / "evaluate-answer-test" / "metrics.json").is_file()
 
 
+@pytest.mark.slow
+def test_a_training_change_retrains_from_scratch_not_from_the_old_checkpoints(tmp_path):
+    train = {**MINI["train"], "max_steps": 4, "save_steps": 2}
+    run_experiment(mini(tmp_path, methods=["answer"], train=train))
+    checkpoints = tmp_path / "run" / "train-answer" / "checkpoints"
+    assert (checkpoints / "checkpoint-4").is_dir()
+    records = run_experiment(mini(tmp_path, methods=["answer"], train={**train, "max_steps": 6}))
+    metrics = records["train-answer"]["summary"]["metrics"]
+    assert metrics["resumed_from"] is None  # not checkpoint-4 of the 4-step attempt
+    assert metrics["global_step"] == 6
+    state = json.loads((checkpoints / "checkpoint-4" / "trainer_state.json").read_text())
+    assert state["max_steps"] == 6  # the old attempt's checkpoints are gone
+
+
 def test_a_layout_change_rebuilds_and_retrains_everything_after_it(tmp_path, monkeypatch):
     from socratic_distill import formats
     from socratic_distill.stages import plan

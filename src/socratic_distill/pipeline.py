@@ -30,7 +30,7 @@ from socratic_distill.errors import UserError
 from socratic_distill.jsonl import atomic_writer, file_sha256, read_jsonl, write_jsonl
 from socratic_distill.methods import VERIFIER_TASK, run_method_tasks, verified_base
 from socratic_distill.schemas import Annotation, Problem
-from socratic_distill.stages import Stage, plan, run_stages
+from socratic_distill.stages import Stage, clear_directory, plan, run_stages
 
 log = logging.getLogger(__name__)
 OVERLAP = "overlap.json"
@@ -170,7 +170,7 @@ def train_stage(config: ExperimentConfig, task: str, build: str = "build",
         metadata = json.loads((directory / "student.json").read_text())
         return {"parameters": metadata.get("parameters"), "metrics": metadata.get("metrics")}
 
-    return Stage(name or f"train-{task}", settings, action, needs=[build])
+    return Stage(name or f"train-{task}", settings, action, needs=[build], restart=clear_directory)
 
 
 def _load_students(run: Path, tasks: tuple[str, ...], solve_config: Any) -> dict[str, Any]:

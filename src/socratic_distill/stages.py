@@ -5,7 +5,11 @@ fingerprints of the stages it reads from. It writes into `RUN/NAME/`; when it fi
 `RUN/NAME/stage.json` records the fingerprint, last. On a rerun a stage whose `stage.json`
 holds the same fingerprint is skipped; a changed setting changes its fingerprint and those of
 every stage downstream, so exactly what depends on the change runs again. A stage that was
-interrupted has no `stage.json` and runs again (a training stage resumes from its checkpoints).
+interrupted has no `stage.json` and runs again. `RUN/.attempts/NAME.json` records the
+fingerprint of the attempt that last started in `RUN/NAME/` (outside it, so that a stage's
+directory holds only its own work): a training stage resumes from its checkpoints only when
+they belong to an attempt with the same fingerprint, and otherwise starts afresh (its
+`restart`); other stages keep what their directory holds (the teacher's cache, for one).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +29,7 @@ from socratic_distill.jsonl import atomic_writer
 
 log = logging.getLogger(__name__)
 RECORD = "stage.json"
+ATTEMPTS = ".attempts"
 
 
 @dataclass
@@ -32,6 +38,8 @@ class Stage:
     settings: dict[str, Any]
     action: Callable[[Path], dict[str, Any] | None]  # gets its directory, returns a summary
     needs: list[str] = field(default_factory=list)
+    # Clears what an attempt with other settings left in the directory (None: keep it all).
+    restart: Callable[[Path], None] | None = None
 
 
 def fingerprint(settings: dict[str, Any], upstream: list[str]) -> str:
@@ -39,8 +47,9 @@ def fingerprint(settings: dict[str, Any], upstream: list[str]) -> str:
     return hashlib.sha256(material.encode()).hexdigest()[:16]
 
 
-def read_record(directory: Path) -> dict[str, Any] | None:
-    path = directory / RECORD
+def read_record(directory: Path, name: str = RECORD) -> dict[str, Any] | None:
+    """The JSON record `directory/name`; None when missing or torn."""
+    path = directory / name
     if not path.is_file():
         return None
     try:
@@ -86,8 +95,7 @@ def run_stages(
             if not records.get(need, {}).get("fingerprint"):
                 raise UserError(f"stage `{stage.name}` needs `{need}`, which is not complete")
         log.info("── %s", stage.name)
-        directory.mkdir(parents=True, exist_ok=True)
-        (directory / RECORD).unlink(missing_ok=True)
+        _begin_attempt(stage, stage_print, directory)
         start = time.time()
         summary = stage.action(directory) or {}
         record = {"fingerprint": stage_print, "seconds": round(time.time() - start, 2),
@@ -96,3 +104,24 @@ def run_stages(
             json.dump(record, handle, indent=2, default=str)
         records[stage.name] = record
     return records
+
+
+def clear_directory(directory: Path) -> None:
+    """A `restart`: remove everything in `directory`."""
+    for path in directory.iterdir():
+        shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+
+
+def _begin_attempt(stage: Stage, stage_print: str, directory: Path) -> None:
+    """Mark `directory` as holding an unfinished attempt at `stage_print`, after clearing what
+    an attempt at other settings left there (for stages that have a `restart`)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / RECORD).unlink(missing_ok=True)
+    attempts = directory.parent / ATTEMPTS
+    previous = (read_record(attempts, f"{stage.name}.json") or {}).get("fingerprint")
+    if stage.restart is not None and previous != stage_print and any(directory.iterdir()):
+        log.info("%s: left by an attempt with other settings; starting afresh", directory)
+        stage.restart(directory)
+    attempts.mkdir(exist_ok=True)
+    with atomic_writer(attempts / f"{stage.name}.json") as handle:
+        json.dump({"fingerprint": stage_print, "started": time.time()}, handle)
