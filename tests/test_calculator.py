@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from socratic_distill.calculator import safe_eval
+from socratic_distill.calculator import calculator_completion, safe_eval
 
 VALUES = [
     ("48/2", 24),
@@ -97,3 +97,30 @@ def test_nested_expressions_never_raise_or_hang(expr):
     value = safe_eval(expr)
     assert value is None or math.isfinite(value)
     assert time.perf_counter() - start < 1.0
+
+
+@pytest.mark.parametrize(
+    ("text", "written"),
+    [
+        ("Tom has <<12*3=", "36>>36"),
+        ("<<48/2=", "24>>24"),
+        ("<<1.5*3=", "4.5>>4.5"),
+        ("Sam has 12+14 = <<", "12+14=26>>26"),
+        ("Sam has 12+14 =<<", "12+14=26>>26"),
+        ("It costs $1,200 * 2 = <<", "1200*2=2400>>2400"),
+        ("Then. 5*3 = <<", "5*3=15>>15"),
+        ("He has (3+4)*2 = <<", "(3+4)*2=14>>14"),
+        ("Theo has 20+20*25/100 = <<", "20+20*25/100=25>>25"),
+    ],
+)
+def test_calculator_completion_writes_value_and_copy(text, written):
+    assert calculator_completion(text) == written
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["<<2/0=", "<<2+3=5>> and 4=", "<<2+3= ", "2+3=", "He has 24 = <<", "He says <<",
+     "2/0 = <<", "x" * 500 + "<<"],
+)
+def test_calculator_completion_leaves_other_texts_alone(text):
+    assert calculator_completion(text) is None

@@ -37,15 +37,15 @@ def test_socratic_tasks_share_one_text_and_differ_in_spans():
         " How many clips did Natalia sell altogether in April and May?\n",
         " [END]\n",
     ]
-    # the calculator writes `24>>` at inference, so those characters carry no loss
+    # the calculator writes `48/2=24>>24` at inference, so those characters carry no loss
     assert spans_text(qa) == [
-        " Natalia sold 48/2 = <<48/2=", "24 clips in May. #### 24\n",
-        " Natalia sold 48+24 = <<48+24=", "72 clips altogether in April and May. #### 72\n",
+        " Natalia sold 48/2 = <<", " clips in May. #### 24\n",
+        " Natalia sold 48+24 = <<", " clips altogether in April and May. #### 72\n",
     ]
     whole = "".join(spans_text(unified))
     assert unified.loss_spans[0][0] == len(formats.header(NATALIA.question))
     assert whole.startswith("Q: How many") and whole.endswith("Q: [END]\n")
-    assert "24>>" not in whole and "<<48/2=24 clips" in whole  # the calculator's part is out
+    assert "24>>" not in whole and "= << clips" in whole  # the calculator's part is out
 
 
 def test_answer_and_cot_train_on_the_completion_only():
@@ -111,7 +111,16 @@ def test_context_goes_before_the_question():
 
 
 def test_calculator_results_carry_no_loss():
+    # What the calculator writes at inference: the whole annotation after `2+3 = `, the value
+    # and its copy after `<<5*2=`.
     text = "A: 2+3 = <<2+3=5>>5 and <<5*2=10>>10.\n"
     spans = formats.without_calculator_results(text, [(2, len(text))])
-    assert [text[a:b] for a, b in spans] == [" 2+3 = <<2+3=", "5 and <<5*2=", "10.\n"]
+    assert [text[a:b] for a, b in spans] == [" 2+3 = <<", " and <<5*2=", ".\n"]
     assert formats.without_calculator_results("no annotation", [(0, 5)]) == [(0, 5)]
+
+
+def test_text_the_calculator_would_not_write_keeps_its_loss():
+    # A wrong value, or an annotation that does not repeat the expression before it.
+    text = "A: 2+3 = <<2+3=6>>6 and 4*2 = <<2*4=8>>8.\n"
+    spans = formats.without_calculator_results(text, [(2, len(text))])
+    assert [text[a:b] for a, b in spans] == [" 2+3 = <<2+3=6>>6 and 4*2 = <<2*4=", ".\n"]

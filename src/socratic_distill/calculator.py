@@ -12,6 +12,10 @@ call or subscript can ever be reached, and it never uses eval or exec:
 Numbers may carry thousands separators (`1,200`), decimals, a leading `$`, and a trailing `%`
 (divides by 100). Input length, nesting, magnitude and exponents are bounded, so hostile input
 such as `9**9**9` returns None at once instead of hanging.
+
+`calculator_completion` is the calculator of inference: what it writes into a student's text
+when the text opens an annotation. GSM8K's solutions write each calculation three times
+(`48/2 = <<48/2=24>>24`); the student writes the first, the calculator the other two.
 """
 
 from __future__ import annotations
@@ -26,6 +30,9 @@ ANNOTATION_RE = re.compile(r"<<([^<>=]*)=([^<>]*)>>")
 ANY_ANNOTATION_RE = re.compile(r"<<([^<>]*)>>")
 # An annotation open at the end of a text, `<<expr=`, waiting for the calculator's value.
 OPEN_ANNOTATION_RE = re.compile(r"<<([^<>=\n]*)=$")
+# An annotation opened right after the expression it will repeat: `48/2 = <<`.
+_EXPRESSION_OPENS_RE = re.compile(r"([\d.,+\-*/×÷()%$ ]+)= ?<<$")
+_OPERATION_RE = re.compile(r"[\d)]\s*[-+*/×÷]\s*[\d($]")
 MAX_LENGTH = 200
 MAX_MAGNITUDE = 1e15
 MAX_EXPONENT = 64
@@ -149,3 +156,44 @@ def safe_eval(expr: str) -> float | None:
         return value
     except (_Refused, ValueError, OverflowError, ZeroDivisionError, RecursionError):
         return None
+
+
+def format_number(value: float) -> str:
+    """Canonical text of a number: integers without `.0`, others without trailing zeros."""
+    if value == int(value) and abs(value) < 1e15:
+        return str(int(value))
+    if abs(value) < 1e-4:
+        return repr(value)
+    # Ten significant digits can round to a whole number (123456789012.5 -> 1.23456789e+11);
+    # write that the way the whole number is written, so normalising twice changes nothing.
+    text = f"{value:.10g}"
+    rounded = float(text)
+    if not math.isfinite(rounded):  # 1.7976931348e308 rounds past the largest float
+        return repr(value)
+    return str(int(rounded)) if rounded.is_integer() and abs(rounded) < 1e15 else text
+
+
+def calculator_completion(text: str) -> str | None:
+    """What the calculator writes after `text`, or None when `text` opens no annotation.
+
+    - `... <<EXPR=`: the value and its copy, `VALUE>>VALUE`.
+    - `... EXPR = <<`: the annotation of EXPR, `EXPR=VALUE>>VALUE`, so the student's
+      expression is not copied a second time by the student (a copy it often got wrong).
+    EXPR must evaluate (and in the second form hold an operation); otherwise None, and the
+    student goes on writing.
+    """
+    tail = text[-(MAX_LENGTH + 8) :]
+    if tail.endswith("="):
+        match = OPEN_ANNOTATION_RE.search(tail)
+        value = safe_eval(match.group(1)) if match else None
+        return None if value is None else f"{format_number(value)}>>{format_number(value)}"
+    match = _EXPRESSION_OPENS_RE.search(tail) if tail.endswith("<<") else None
+    if not match:
+        return None
+    # `$` and thousands separators are prose; GSM8K's annotations carry neither.
+    expression = match.group(1).strip().lstrip(".,%)*/×÷+ ")
+    expression = re.sub(r"(?<=\d),(?=\d{3})", "", expression.replace("$", "")).replace(" ", "")
+    value = safe_eval(expression) if _OPERATION_RE.search(expression) else None
+    if value is None:
+        return None
+    return f"{expression}={format_number(value)}>>{format_number(value)}"

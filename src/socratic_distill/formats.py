@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from socratic_distill.calculator import ANNOTATION_RE
+from socratic_distill.calculator import ANNOTATION_RE, calculator_completion
 from socratic_distill.eval.answers import extract_answer, solution_result
 from socratic_distill.schemas import Problem, Step, TrainingExample
 
@@ -186,10 +186,24 @@ def _closing_steps(problem: Problem) -> list[Step]:
     return steps
 
 
+def calculator_spans(text: str) -> list[tuple[int, int]]:
+    """The spans of `text` that the calculator writes at inference (`calculator_completion`):
+    `EXPR=VALUE>>VALUE` of an annotation opened right after its expression, else its
+    `VALUE>>VALUE`; none where the text is not what the calculator would write."""
+    spans = []
+    for match in ANNOTATION_RE.finditer(text):
+        for cut in (match.start() + 2, match.start(2)):  # after `<<`, else after `=`
+            written = calculator_completion(text[:cut])
+            if written and text.startswith(written, cut):
+                spans.append((cut, cut + len(written)))
+                break
+    return spans
+
+
 def without_calculator_results(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """`spans` minus the `value>>` of every `<<expr=value>>`: at inference the calculator writes
-    those characters, so the student spends no capacity learning to compute them."""
-    holes = [(match.start(2), match.end()) for match in ANNOTATION_RE.finditer(text)]
+    """`spans` minus what the calculator writes at inference (`calculator_spans`), so the
+    student spends no capacity learning to compute or copy it."""
+    holes = calculator_spans(text)
     kept = []
     for start, end in spans:
         for hole_start, hole_end in holes:

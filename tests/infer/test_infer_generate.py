@@ -8,9 +8,9 @@ import torch
 from infer_helpers import make_problems, make_steered
 
 import socratic_distill.infer.generate as generate_module
+from socratic_distill.calculator import calculator_completion
 from socratic_distill.infer.generate import (
     PrefixCache,
-    calculator_result,
     generate,
     generate_naive,
     prefill_groups,
@@ -27,16 +27,6 @@ def restricted(tok) -> list[int]:
     """Token ids of arithmetic text: a random model limited to them writes `<<..=` often."""
     pieces = ["<<", "=", ">>", "+", "*", "\n", " ", *"0123456789"]
     return sorted({i for piece in pieces for i in tok.encode(piece)})
-
-
-def test_calculator_result():
-    assert calculator_result("Tom has <<12*3=") == "36>>"
-    assert calculator_result("<<48/2=") == "24>>"
-    assert calculator_result("<<1.5*3=") == "4.5>>"
-    assert calculator_result("<<2/0=") is None
-    assert calculator_result("<<2+3=5>> and 4=") is None
-    assert calculator_result("<<2+3= ") is None
-    assert calculator_result("2+3=") is None
 
 
 def test_truncate_at_stop():
@@ -83,21 +73,37 @@ def test_batched_equals_naive_with_calculator_and_stops(tok):
     closed = [m for g in computed for m in re.finditer(r"<<([^<>=]*)=([^<>=]*)>>", g.text)]
     assert closed
     for match in closed:
-        assert f"{match.group(2)}>>" == calculator_result(f"<<{match.group(1)}=")
+        assert calculator_completion(f"<<{match.group(1)}=").startswith(f"{match.group(2)}>>")
+
+
+def scripted(tok, *pieces: str):
+    """A model that writes `pieces` after the prompt "Tom has" (each piece encoded apart), and
+    its greedy generation with and without the calculator: (script_ids, plain, calculated)."""
+    prompt = "Tom has"
+    start = len(tok.encode(prompt))
+    script_ids = [token for piece in pieces for token in tok.encode(piece)]
+    model = make_steered(tok, script={start + k: t for k, t in enumerate(script_ids)})
+    settings = dict(max_new_tokens=30, stop_at_newline=True)
+    plain = generate(model, tok, [prompt], **settings)[0]
+    calculated = generate(model, tok, [prompt], calculator=True, **settings)[0]
+    assert generate_naive(model, tok, [prompt], calculator=True, **settings)[0] == calculated
+    return script_ids, plain, calculated
 
 
 def test_calculator_forces_the_value(tok):
-    prompt = "Tom has"
-    start = len(tok.encode(prompt))
-    script_ids = tok.encode("<<2+3=") + tok.encode("9>>") + tok.encode(" ok\n")
-    model = make_steered(tok, script={start + k: t for k, t in enumerate(script_ids)})
-    plain = generate(model, tok, [prompt], max_new_tokens=30, stop_at_newline=True)[0]
-    assert plain.text == "<<2+3=9>> ok"
-    forced = generate(model, tok, [prompt], max_new_tokens=30, stop_at_newline=True,
-                      calculator=True)[0]
-    assert forced.text == "<<2+3=5>> ok"
+    script_ids, plain, forced = scripted(tok, "<<2+3=", "9>>7", " ok\n")
+    assert plain.text == "<<2+3=9>>7 ok"
+    # The value and its copy after `>>` are the calculator's; the model goes on after them.
+    assert forced.text == "<<2+3=5>>5 ok"
     assert forced.finish_reason == "newline"
     assert forced.completion_tokens == len(script_ids)
+
+
+def test_calculator_writes_the_annotation_of_the_expression_before_it(tok):
+    # The model would miscopy both the expression and its value; the calculator writes them.
+    _, plain, forced = scripted(tok, " 2+3 = <<", "2+4=9>>7", " ok\n")
+    assert plain.text == " 2+3 = <<2+4=9>>7 ok"
+    assert forced.text == " 2+3 = <<2+3=5>>5 ok"
 
 
 def test_finished_rows_leave_the_batch(tok):

@@ -14,9 +14,9 @@ import json
 import re
 from pathlib import Path
 
+from socratic_distill.calculator import format_number
 from socratic_distill.data.registry import DATA_DIR_ENV, register_dataset, require_file
 from socratic_distill.errors import UserError
-from socratic_distill.eval.answers import format_number
 from socratic_distill.schemas import Problem
 
 TEST_FILE = Path("svamp") / "SVAMP.json"

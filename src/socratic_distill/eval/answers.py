@@ -12,7 +12,7 @@ from collections import Counter
 from fractions import Fraction
 from typing import Literal
 
-from socratic_distill.calculator import ANY_ANNOTATION_RE
+from socratic_distill.calculator import ANY_ANNOTATION_RE, format_number
 
 AnswerType = Literal["number", "yesno", "text"]
 
@@ -33,21 +33,6 @@ def parse_number(text: str) -> float | None:
     if fraction and int(fraction.group(2)) != 0:
         return float(Fraction(int(fraction.group(1)), int(fraction.group(2))))
     return None
-
-
-def format_number(value: float) -> str:
-    """Canonical text of a number: integers without `.0`, others without trailing zeros."""
-    if value == int(value) and abs(value) < 1e15:
-        return str(int(value))
-    if abs(value) < 1e-4:
-        return repr(value)
-    # Ten significant digits can round to a whole number (123456789012.5 -> 1.23456789e+11);
-    # write that the way the whole number is written, so normalising twice changes nothing.
-    text = f"{value:.10g}"
-    rounded = float(text)
-    if not math.isfinite(rounded):  # 1.7976931348e308 rounds past the largest float
-        return repr(value)
-    return str(int(rounded)) if rounded.is_integer() and abs(rounded) < 1e15 else text
 
 
 def normalize_answer(raw: object, answer_type: AnswerType | None = None) -> tuple[str, AnswerType]:

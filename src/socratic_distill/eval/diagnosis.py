@@ -21,8 +21,8 @@ from __future__ import annotations
 import difflib
 import re
 
-from socratic_distill.calculator import ANNOTATION_RE, safe_eval
-from socratic_distill.eval.answers import answers_match, format_number
+from socratic_distill.calculator import ANNOTATION_RE, format_number, safe_eval
+from socratic_distill.eval.answers import answers_match
 from socratic_distill.formats import step_answer
 from socratic_distill.schemas import Prediction, Problem, Step
 

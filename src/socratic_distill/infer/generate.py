@@ -10,9 +10,10 @@ GPU, waiting prompts are prefilled and join the running batch as rows leave. Wit
 `attention.install`, each forward tells attention which runs of rows may skip which leading
 columns (padding for all of them); the runs are planned again whenever the rows change.
 
-The calculator is the one of GSM8K (Cobbe et al., 2021): when a row's text ends with
-`<<EXPR=`, the tokens of `VALUE>>` are forced into that row over its next steps (a per-row
-queue that overrides the model's choice), so arithmetic inside annotations is exact.
+The calculator is GSM8K's (Cobbe et al., 2021), extended: when a row's text ends with `<<EXPR=`,
+the tokens of `VALUE>>VALUE` are forced into that row over its next steps (a per-row queue that
+overrides the model's choice), so arithmetic inside annotations is exact; when it ends with
+`EXPR = <<`, the whole annotation `EXPR=VALUE>>VALUE` is (`calculator.calculator_completion`).
 
 With a `PrefixCache` and a key per prompt, a prompt that extends the key's previous prompt and
 completion (the Socratic turns) computes only its new tokens.
@@ -35,14 +36,13 @@ from typing import Any, Literal, Protocol
 
 import torch
 
-from socratic_distill.calculator import OPEN_ANNOTATION_RE, safe_eval
-from socratic_distill.eval.answers import format_number
+from socratic_distill.calculator import calculator_completion
 from socratic_distill.infer import attention, buffers, kv, onednn
 from socratic_distill.infer.kv import PrefixCache
 
 FinishReason = Literal["eos", "newline", "stop", "length", "error"]
 
-_CALC_WINDOW = 64  # tokens of tail decoded to find `<<EXPR=`; annotations are far shorter
+_CALC_WINDOW = 64  # tokens of tail decoded to find an open annotation; they are far shorter
 # Waiting rows join a running batch once this fraction of it is free (None: only when it is
 # empty). A CPU forward costs in proportion to its rows, so fuller batches gain nothing there
 # while merging caches costs copies (measured 5-10% slower); a GPU forward costs about the same
@@ -88,15 +88,6 @@ class GenerateFn(Protocol):
         prefix_cache: PrefixCache | None = None,
         prefix_keys: Sequence[Hashable] | None = None,
     ) -> list[Generation]: ...
-
-
-def calculator_result(text: str) -> str | None:
-    """`VALUE>>` when `text` ends with an open annotation `<<EXPR=` whose EXPR evaluates."""
-    match = OPEN_ANNOTATION_RE.search(text)
-    if not match:
-        return None
-    value = safe_eval(match.group(1))
-    return None if value is None else f"{format_number(value)}>>"
 
 
 def truncate_at_stop(
@@ -225,12 +216,11 @@ def _advance(row: _Row, token: int, decoder: _Decoder, settings: _Settings) -> N
             row.reason = "stop"
     if row.reason is None and row.generated >= row.limit:
         row.reason = "length"
-    if row.reason is None and settings.calculator and not row.forced and piece.endswith("="):
-        result = calculator_result(decoder.decode(row.ids[-_CALC_WINDOW:]))
-        if result is not None:
-            row.forced.extend(
-                decoder.tokenizer.encode(result, add_special_tokens=False)
-            )
+    if (row.reason is None and settings.calculator and not row.forced
+            and piece.endswith(("=", "<"))):
+        written = calculator_completion(decoder.decode(row.ids[-_CALC_WINDOW:]))
+        if written is not None:
+            row.forced.extend(decoder.tokenizer.encode(written, add_special_tokens=False))
 
 
 def _widths(rows: list[_Row]) -> tuple[int, int]:

@@ -1,9 +1,10 @@
 """The vLLM backend: the `GenerateFn` signature over `vllm.LLM.generate` (optional extra).
 
 vLLM cannot force tokens into a running sequence, so the calculator runs in rounds: generation
-also stops at `=`; a row whose text then ends with `<<EXPR=` gets `VALUE>>` appended and, like
-every row stopped at `=`, continues from its prompt plus its text (prefix caching makes the
-re-read cheap) until it ends or spends its budget.
+also stops at `=` and `<<`; a row whose text then opens an annotation gets what the calculator
+writes appended (`calculator_completion`) and, like every row stopped there, continues from
+its prompt plus its text (prefix caching makes the re-read cheap) until it ends or spends its
+budget.
 """
 
 from __future__ import annotations
@@ -11,13 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from socratic_distill.calculator import calculator_completion
 from socratic_distill.errors import UserError
-from socratic_distill.infer.generate import (
-    GenerateFn,
-    Generation,
-    calculator_result,
-    truncate_at_stop,
-)
+from socratic_distill.infer.generate import GenerateFn, Generation, truncate_at_stop
 
 INSTALL_HINT = "--backend vllm needs vLLM: pip install 'socratic-distill[vllm]'"
 
@@ -46,7 +43,8 @@ def vllm_generator(path: str | Path, **engine_args) -> GenerateFn:
     ) -> list[Generation]:
         seeds = [seed + i for i in range(len(prompts))] if isinstance(seed, int) else list(seed)
         stops = [*stop_strings, *(["\n"] if stop_at_newline else [])]
-        stops += ["="] if calculator else []
+        calculator_stops = ("=", "<<") if calculator else ()
+        stops += calculator_stops
         texts, used, prompt_tokens = [""] * len(prompts), [0] * len(prompts), [0] * len(prompts)
         ended: list[str | None] = [None] * len(prompts)
         pending = list(range(len(prompts)))
@@ -67,8 +65,8 @@ def vllm_generator(path: str | Path, **engine_args) -> GenerateFn:
                     prompt_tokens[i] = len(output.prompt_token_ids)
                 texts[i] += completion.text
                 used[i] += len(completion.token_ids)
-                if completion.stop_reason == "=" and used[i] < max_new_tokens:
-                    texts[i] += calculator_result(texts[i]) or ""
+                if completion.stop_reason in calculator_stops and used[i] < max_new_tokens:
+                    texts[i] += calculator_completion(texts[i]) or ""
                     again.append(i)
                 elif completion.finish_reason == "length" or used[i] >= max_new_tokens:
                     ended[i] = "length"

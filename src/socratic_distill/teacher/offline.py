@@ -25,8 +25,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from socratic_distill.calculator import format_number
 from socratic_distill.errors import UserError, describe_validation
-from socratic_distill.eval.answers import format_number, parse_number
+from socratic_distill.eval.answers import parse_number
 from socratic_distill.jsonl import iter_jsonl
 from socratic_distill.schemas import Problem, Step
 from socratic_distill.teacher.backends import Completion, Request, Teacher, register_teacher
