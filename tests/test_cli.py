@@ -166,3 +166,27 @@ def test_annotate_problems_without_gold_answers(tmp_path):
     assert len(records) == 3 and all(r.get("correct") is None for r in records)
     assert {r["final_answer"] for r in records} == {"2", "3", "4"}
     assert "no gold answer" in result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_run_prints_each_target_beside_what_was_measured(tmp_path):
+    import yaml
+
+    config = {
+        "name": "mini", "run_dir": str(tmp_path / "run"), "methods": ["answer", "cot"],
+        "dataset": {"name": "synthetic", "train_limit": 20, "eval_limit": 4,
+                    "options": {"min_steps": 1, "max_steps": 2}},
+        "teacher": {"spec": "synthetic", "styles": ["cot"]},
+        "default_model": "scratch:tiny",
+        "train": {"max_steps": 2, "batch_size": 4, "validation_fraction": 0.0},
+        "solve": {"batch_size": 4, "max_new_tokens": 8},
+        "targets": {"answer": {"test": 0}, "cot": {"test": 100}},
+    }
+    path = tmp_path / "exp.yaml"
+    path.write_text(yaml.safe_dump(config))
+    result = cli("run", path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    targets = result.stdout.split("\ntargets\n")[1].splitlines()
+    assert targets[0].split()[:2] == ["answer", "test"] and targets[0].endswith("aim 0%  reached")
+    # Two training steps do not solve every problem.
+    assert targets[1].split()[:2] == ["cot", "test"] and targets[1].endswith("not reached")

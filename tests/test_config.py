@@ -30,6 +30,9 @@ def test_defaults_and_overrides():
     ({"name": "x", "teacher": {"spec": "gold", "styles": ["prose"]}}, "`teacher.styles.0`"),
     ({"name": "x", "teacher": {"spec": "openai:m", "options": {"noise": 0.5}}}, "noise"),
     ({}, "`name`"),
+    ({"name": "x", "methods": ["cot"], "targets": {"socratic": {"test": 80}}}, "targets.socratic"),
+    ({"name": "x", "methods": ["cot"], "targets": {"cot": {"test-hard": 50}}}, "targets.cot.test-hard"),
+    ({"name": "x", "methods": ["cot"], "targets": {"cot": {"test": 0.8e3}}}, "not a percentage"),
 ])
 def test_errors_name_the_field(raw, message):
     with pytest.raises(UserError, match=message.replace(".", r"\.").replace("`", "`")):

@@ -385,6 +385,16 @@ def _run_and_print(experiment, only: str | None = None, dry_run: bool = False) -
         for method, split, accuracy, low, high, n in rows:
             typer.echo(f"{method:<15}{split:<12}{100 * accuracy:>8.1f}%  "
                        f"{100 * low:5.1f}–{100 * high:5.1f}  {n:>5}")
+    measured = {(method, split): accuracy for method, split, accuracy, *_ in rows}
+    if experiment.targets:
+        typer.echo("\ntargets")
+        for method, splits in experiment.targets.items():
+            for split, aim in splits.items():
+                got = measured.get((method, split))
+                verdict = "not run" if got is None else \
+                    "reached" if 100 * got >= aim else "not reached"
+                shown = "–" if got is None else f"{100 * got:.1f}%"
+                typer.echo(f"{method:<15}{split:<12}{shown:>9}  aim {aim:g}%  {verdict}")
     report = records.get("report", {}).get("summary", {}).get("markdown")
     if report:
         typer.echo(f"\nreport: {report}")

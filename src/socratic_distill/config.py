@@ -101,6 +101,10 @@ class ExperimentConfig(Strict):
         "paper's), or the `unified` student in both roles (one model, both roles' spans trained).")
     solve: dict[str, Any] = Field(default_factory=dict, description="SolveConfig for every method.")
     verifier: VerifierSection = Field(default_factory=VerifierSection)
+    targets: dict[RunMethod, dict[str, float]] = Field(
+        default_factory=dict,
+        description="Accuracy aims in percent, per method and evaluation split (e.g. "
+        "`socratic: {test: 80}`); `run` prints each beside what was measured.")
     notes: str | None = Field(None, description="Free text: expected cost, provenance...")
 
     @model_validator(mode="after")
@@ -133,6 +137,19 @@ class ExperimentConfig(Strict):
         if self.verifier.split is not None and self.verifier.split in self.dataset.eval_splits:
             raise ValueError(f"verifier.split: `{self.verifier.split}` is an evaluation split; "
                              "the verifier must not learn from the problems it is measured on")
+        return self
+
+    @model_validator(mode="after")
+    def _check_targets(self) -> ExperimentConfig:
+        for method, splits in self.targets.items():
+            if method not in self.methods:
+                raise ValueError(f"targets.{method}: not one of the methods {self.methods}")
+            for split, aim in splits.items():
+                if split not in self.dataset.eval_splits:
+                    raise ValueError(f"targets.{method}.{split}: not an evaluation split "
+                                     f"{self.dataset.eval_splits}")
+                if not 0 <= aim <= 100:
+                    raise ValueError(f"targets.{method}.{split}: {aim} is not a percentage")
         return self
 
     def verified_methods(self) -> list[str]:
