@@ -193,3 +193,15 @@ def test_a_solution_longer_than_the_context_is_scored_on_its_end(tiny_verifier):
     long_score, = scorer([run_on])
     assert 0 <= long_score <= 1
     assert scorer([run_on, end])[0] == pytest.approx(long_score, abs=1e-4)
+
+
+def test_verifier_training_truncates_from_the_left(tiny_verifier, tmp_path):
+    # Texts longer than max_length keep their end, where the verdict is: none is dropped.
+    from socratic_distill.train import TrainConfig, train_student
+
+    config = TrainConfig(max_steps=2, batch_size=16, validation_fraction=0, max_length=40,
+                         save_steps=1000, logging_steps=1)
+    out = train_student("verifier", tiny_verifier.parent / "sets", "scratch:tiny",
+                        tmp_path / "short", config)
+    stats = json.loads((out / "student.json").read_text())["data"]
+    assert stats["truncated"] > 0 and stats["kept"] == 96 and stats["dropped_untrained"] == 0

@@ -101,6 +101,16 @@ def test_truncation_and_dropping_are_counted(tokenizer):
     assert all(len(feature["input_ids"]) == 10 for feature in features)
 
 
+def test_keep_end_truncation_keeps_a_closing_label(tokenizer):
+    # A verifier's verdict closes its text: truncated from the right it would be lost.
+    verdict = _example(TEXT, _spans(TEXT, ["#### 42\n"]))
+    (feature,), stats = tokenize_examples([verdict], tokenizer, max_length=10, keep_end=True)
+    full = tokenize_example(verdict, tokenizer, max_length=10_000)
+    assert stats.truncated == 1 and stats.kept == 1
+    assert feature["input_ids"] == full["input_ids"][-10:]
+    assert feature["labels"][-1] != IGNORE_INDEX
+
+
 def test_collator_pads_right_and_ignores_padding():
     batch = PadCollator(pad_token_id=0)(
         [{"input_ids": [5, 6, 7], "labels": [-100, 6, 7]}, {"input_ids": [8], "labels": [8]}]

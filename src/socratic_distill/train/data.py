@@ -102,21 +102,30 @@ def encode_example(example: TrainingExample, tokenizer: Any) -> dict[str, list[i
     return {"input_ids": input_ids, "labels": labels}
 
 
-def tokenize_example(example: TrainingExample, tokenizer: Any, max_length: int) -> dict[str, list[int]]:
+def _truncated(feature: dict[str, list[int]], max_length: int, keep_end: bool) -> dict[str, list[int]]:
+    window = slice(-max_length, None) if keep_end else slice(max_length)
+    return {key: value[window] for key, value in feature.items()}
+
+
+def tokenize_example(example: TrainingExample, tokenizer: Any, max_length: int,
+                     keep_end: bool = False) -> dict[str, list[int]]:
     """`encode_example` truncated to `max_length` tokens (possibly with no trained label left)."""
-    feature = encode_example(example, tokenizer)
-    return {key: value[:max_length] for key, value in feature.items()}
+    return _truncated(encode_example(example, tokenizer), max_length, keep_end)
 
 
 def tokenize_examples(
-    examples: Sequence[TrainingExample], tokenizer: Any, max_length: int
+    examples: Sequence[TrainingExample], tokenizer: Any, max_length: int, keep_end: bool = False
 ) -> tuple[list[dict[str, list[int]]], TokenizeStats]:
-    """Tokenize all examples; drop those without a trained token and count what happened."""
+    """Tokenize all examples; drop those without a trained token and count what happened.
+
+    `keep_end` truncates from the left, for texts whose trained tokens close them (a verifier's
+    verdict): a solution that ran on keeps its end, as the verifier reads it at inference.
+    """
     features, stats = [], TokenizeStats()
     for example in examples:
         full = encode_example(example, tokenizer)
         stats.truncated += len(full["input_ids"]) > max_length
-        feature = {key: value[:max_length] for key, value in full.items()}
+        feature = _truncated(full, max_length, keep_end)
         trained = sum(label != IGNORE_INDEX for label in feature["labels"])
         if trained == 0:
             stats.dropped_untrained += 1

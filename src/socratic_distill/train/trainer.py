@@ -21,6 +21,7 @@ from typing import Any
 
 from socratic_distill.errors import UserError
 from socratic_distill.jsonl import atomic_writer, file_sha256
+from socratic_distill.methods import VERIFIER_TASK
 from socratic_distill.train.arguments import build_training_args
 from socratic_distill.train.config import TrainConfig
 from socratic_distill.train.data import (
@@ -89,7 +90,8 @@ def train_student(
     main_process_writes(args, lambda: start_run(out_dir, run, checkpoint))
     max_length = _max_length(model, config.max_length)
     train_features, val_features, stats = _features(
-        data_path, train_examples, val_examples, tokenizer, max_length
+        data_path, train_examples, val_examples, tokenizer, max_length,
+        keep_end=task == VERIFIER_TASK,
     )
 
     # 4. Train.
@@ -120,10 +122,10 @@ def train_student(
     return out_dir
 
 
-def _features(data_path, train_examples, val_examples, tokenizer, max_length):
+def _features(data_path, train_examples, val_examples, tokenizer, max_length, keep_end=False):
     """Token features of both sides of the split; refuse a side left with nothing to train on."""
-    train_features, stats = tokenize_examples(train_examples, tokenizer, max_length)
-    val_features, _ = tokenize_examples(val_examples, tokenizer, max_length)
+    train_features, stats = tokenize_examples(train_examples, tokenizer, max_length, keep_end)
+    val_features, _ = tokenize_examples(val_examples, tokenizer, max_length, keep_end)
     if not train_features:
         raise UserError(f"{data_path}: no example has a token to train on within {max_length} tokens")
     if val_examples and not val_features:
