@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 import types
 
 import pytest
@@ -52,10 +51,12 @@ def test_empty_socratic_steps_are_skipped(shared_data):
     assert "\n\n" not in terry.gold_cot
 
 
-def test_loading_all_train_is_fast(shared_data):
-    start = time.perf_counter()
-    _load("train", shared_data)
-    assert time.perf_counter() - start < 2.0
+def test_all_of_train_loads_with_its_steps(shared_data):
+    # No timing here (the machines are noisy): the loader's speed is bench work.
+    problems = _load("train", shared_data)
+    assert len(problems) == 7473
+    assert len({problem.id for problem in problems}) == 7473
+    assert sum(bool(problem.gold_steps) for problem in problems) == 7473
 
 
 @pytest.mark.parametrize(
