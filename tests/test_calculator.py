@@ -111,6 +111,10 @@ def test_nested_expressions_never_raise_or_hang(expr):
         ("Then. 5*3 = <<", "5*3=15>>15"),
         ("He has (3+4)*2 = <<", "(3+4)*2=14>>14"),
         ("Theo has 20+20*25/100 = <<", "20+20*25/100=25>>25"),
+        # The answer mark repeats the line's last result, canonically written.
+        ("A: 2+3 = <<2+3=5>>5 and <<5*2=10.00>>10.00 apples ####", " 10"),
+        # CoT's answer line: the result of the line before.
+        ("Tom has <<4-1=3>>3.\nHe eats <<3/2=1.5>>1.5.\n####", " 1.5"),
     ],
 )
 def test_calculator_completion_writes_value_and_copy(text, written):
@@ -120,7 +124,10 @@ def test_calculator_completion_writes_value_and_copy(text, written):
 @pytest.mark.parametrize(
     "text",
     ["<<2/0=", "<<2+3=5>> and 4=", "<<2+3= ", "2+3=", "He has 24 = <<", "He says <<",
-     "2/0 = <<", "x" * 500 + "<<"],
+     "2/0 = <<", "x" * 500 + "<<",
+     # an answer mark with no result on its line (the result before is another step's)
+     "A: <<2+3=5>>5 #### 5\nQ: Why?\nA: Because ####", "Question: How many?\n####",
+     "Tom has <<4-1=3>>3.\nHe eats some.\n####"],
 )
 def test_calculator_completion_leaves_other_texts_alone(text):
     assert calculator_completion(text) is None

@@ -55,6 +55,8 @@ def test_answer_and_cot_train_on_the_completion_only():
     cot = only(NATALIA, "cot")
     assert spans_text(cot)[0].startswith("Natalia sold 48/2")
     assert cot.text.endswith("#### 72\n")
+    # The answer the calculator would write after `####` stays trained (see calculator_spans).
+    assert spans_text(cot)[-1] == " clips altogether in April and May.\n#### 72\n"
 
 
 def test_inference_prompts_are_prefixes_of_the_training_text():
@@ -124,3 +126,10 @@ def test_text_the_calculator_would_not_write_keeps_its_loss():
     text = "A: 2+3 = <<2+3=6>>6 and 4*2 = <<2*4=8>>8.\n"
     spans = formats.without_calculator_results(text, [(2, len(text))])
     assert [text[a:b] for a, b in spans] == [" 2+3 = <<2+3=6>>6 and 4*2 = <<2*4=", ".\n"]
+
+
+def test_the_answer_after_the_mark_keeps_its_loss():
+    # The calculator writes ` 10` at inference too, but that copy is training signal.
+    text = "A: 2+3 = <<2+3=5>>5 and <<5*2=10>>10 #### 10\n"
+    spans = formats.without_calculator_results(text, [(2, len(text))])
+    assert [text[a:b] for a, b in spans] == [" 2+3 = <<", " and <<5*2=", " #### 10\n"]

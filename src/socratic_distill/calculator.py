@@ -14,8 +14,9 @@ Numbers may carry thousands separators (`1,200`), decimals, a leading `$`, and a
 such as `9**9**9` returns None at once instead of hanging.
 
 `calculator_completion` is the calculator of inference: what it writes into a student's text
-when the text opens an annotation. GSM8K's solutions write each calculation three times
-(`48/2 = <<48/2=24>>24`); the student writes the first, the calculator the other two.
+when the text opens an annotation or an answer. GSM8K's solutions write each calculation three
+times (`48/2 = <<48/2=24>>24`), and then once more as the step's answer (`#### 24`); the student
+writes the first, the calculator the others.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ ANNOTATION_RE = re.compile(r"<<([^<>=]*)=([^<>]*)>>")
 ANY_ANNOTATION_RE = re.compile(r"<<([^<>]*)>>")
 # An annotation open at the end of a text, `<<expr=`, waiting for the calculator's value.
 OPEN_ANNOTATION_RE = re.compile(r"<<([^<>=\n]*)=$")
+# GSM8K's mark of an answer, `#### 24`.
+ANSWER_MARK = "####"
 # An annotation opened right after the expression it will repeat: `48/2 = <<`.
 _EXPRESSION_OPENS_RE = re.compile(r"([\d.,+\-*/×÷()%$ ]+)= ?<<$")
 _OPERATION_RE = re.compile(r"[\d)]\s*[-+*/×÷]\s*[\d($]")
@@ -179,9 +182,14 @@ def calculator_completion(text: str) -> str | None:
     - `... <<EXPR=`: the value and its copy, `VALUE>>VALUE`.
     - `... EXPR = <<`: the annotation of EXPR, `EXPR=VALUE>>VALUE`, so the student's
       expression is not copied a second time by the student (a copy it often got wrong).
-    EXPR must evaluate (and in the second form hold an operation); otherwise None, and the
-    student goes on writing.
+    - `... ####`: ` VALUE`, the value of the last annotation on the line, or on the line
+      before when the mark opens a line (CoT's answer line): the step's answer is what it
+      computed last.
+    EXPR must evaluate (and in the second form hold an operation), and an answer needs an
+    annotation to copy; otherwise None, and the student goes on writing.
     """
+    if text.endswith(ANSWER_MARK):
+        return _answer_completion(text[: -len(ANSWER_MARK)])
     tail = text[-(MAX_LENGTH + 8) :]
     if tail.endswith("="):
         match = OPEN_ANNOTATION_RE.search(tail)
@@ -197,3 +205,12 @@ def calculator_completion(text: str) -> str | None:
     if value is None:
         return None
     return f"{expression}={format_number(value)}>>{format_number(value)}"
+
+
+def _answer_completion(before_mark: str) -> str | None:
+    lines = before_mark.split("\n")
+    line = lines[-1] if lines[-1].strip() or len(lines) < 2 else lines[-2]
+    annotations = ANNOTATION_RE.findall(line)
+    value = safe_eval(annotations[-1][1]) if annotations else None
+    # GSM8K writes some values with cents (`<<18*.5=9.00>>9.00 #### 9`); the answer is canonical.
+    return None if value is None else f" {format_number(value)}"

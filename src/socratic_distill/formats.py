@@ -19,9 +19,11 @@ solution followed by `#### n`. A `Facts: ...` line precedes the question when a 
 context (StrategyQA).
 
 Completions start with a space after `Q:`/`A:` and prompts end before it, so that the
-tokenizer sees the same token boundaries in training and at inference. The `value>>` of each
-calculator annotation carries no loss: at inference the calculator writes it (solve with the
-calculator on, the default), and the student learns to write the expression and copy the value.
+tokenizer sees the same token boundaries in training and at inference. What the calculator
+writes into an annotation at inference carries no loss (solve with the calculator on, the
+default): the `EXPR=VALUE>>VALUE` of an annotation opened after its expression, so the student
+learns to write the expression once. The calculator also writes the answer after `####`, the
+step's last result, but that copy stays trained (`calculator_spans` says why).
 A verifier reads a whole solution (any method's text after the header) and then a verdict
 line, `Verdict: yes` when its final answer is right, `Verdict: no` when not; only the verdict
 word carries the loss, and at inference the verifier's score is P(yes) / (P(yes) + P(no)) at
@@ -32,7 +34,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from socratic_distill.calculator import ANNOTATION_RE, calculator_completion
+from socratic_distill.calculator import ANNOTATION_RE, ANSWER_MARK, calculator_completion
 from socratic_distill.eval.answers import extract_answer, solution_result
 from socratic_distill.schemas import Problem, Step, TrainingExample
 
@@ -41,7 +43,6 @@ FORMAT_VERSION = 2
 SUBQUESTION = "Q:"
 SOLUTION = "A:"
 END_MARKER = "[END]"
-ANSWER_MARK = "####"
 LINE_END = "\n"  # qg and qa generate one line each
 VERDICT = "Verdict:"
 VERDICT_WORDS = {True: "yes", False: "no"}
@@ -187,9 +188,13 @@ def _closing_steps(problem: Problem) -> list[Step]:
 
 
 def calculator_spans(text: str) -> list[tuple[int, int]]:
-    """The spans of `text` that the calculator writes at inference (`calculator_completion`):
-    `EXPR=VALUE>>VALUE` of an annotation opened right after its expression, else its
-    `VALUE>>VALUE`; none where the text is not what the calculator would write."""
+    """The spans of `text` that the calculator writes into an annotation at inference
+    (`calculator_completion`): `EXPR=VALUE>>VALUE` of an annotation opened right after its
+    expression, else its `VALUE>>VALUE`; none where the text is not what it would write.
+
+    The answer after `####`, which the calculator also writes, keeps its loss: students trained
+    without it lost 14-19 points (BENCHMARKS.md, stop 31). Copying it is practice for the
+    copying that the next step's expression needs."""
     spans = []
     for match in ANNOTATION_RE.finditer(text):
         for cut in (match.start() + 2, match.start(2)):  # after `<<`, else after `=`

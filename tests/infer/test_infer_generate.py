@@ -106,6 +106,13 @@ def test_calculator_writes_the_annotation_of_the_expression_before_it(tok):
     assert forced.text == " 2+3 = <<2+3=5>>5 ok"
 
 
+def test_calculator_writes_the_answer_the_line_computed(tok):
+    # The model would miscopy the result after `####`; the calculator repeats it.
+    _, plain, forced = scripted(tok, " <<2+3=", "5>>5 ####", " 9", "\n")
+    assert plain.text == " <<2+3=5>>5 #### 9"
+    assert forced.text == " <<2+3=5>>5 #### 5"
+
+
 def test_finished_rows_leave_the_batch(tok):
     newline = tok.encode("\n")[0]
     no_newline = [t for t in restricted(tok) if t != newline]

@@ -13,7 +13,8 @@ columns (padding for all of them); the runs are planned again whenever the rows 
 The calculator is GSM8K's (Cobbe et al., 2021), extended: when a row's text ends with `<<EXPR=`,
 the tokens of `VALUE>>VALUE` are forced into that row over its next steps (a per-row queue that
 overrides the model's choice), so arithmetic inside annotations is exact; when it ends with
-`EXPR = <<`, the whole annotation `EXPR=VALUE>>VALUE` is (`calculator.calculator_completion`).
+`EXPR = <<`, the whole annotation `EXPR=VALUE>>VALUE` is, and when it ends with `####`, the
+value of the step's last annotation (`calculator.calculator_completion`).
 
 With a `PrefixCache` and a key per prompt, a prompt that extends the key's previous prompt and
 completion (the Socratic turns) computes only its new tokens.
@@ -42,7 +43,9 @@ from socratic_distill.infer.kv import PrefixCache
 
 FinishReason = Literal["eos", "newline", "stop", "length", "error"]
 
-_CALC_WINDOW = 64  # tokens of tail decoded to find an open annotation; they are far shorter
+# Tokens of tail decoded for the calculator: enough for an open annotation (far shorter) and
+# for the line an answer mark repeats the result of.
+_CALC_WINDOW = 256
 # Waiting rows join a running batch once this fraction of it is free (None: only when it is
 # empty). A CPU forward costs in proportion to its rows, so fuller batches gain nothing there
 # while merging caches costs copies (measured 5-10% slower); a GPU forward costs about the same
@@ -217,7 +220,7 @@ def _advance(row: _Row, token: int, decoder: _Decoder, settings: _Settings) -> N
     if row.reason is None and row.generated >= row.limit:
         row.reason = "length"
     if (row.reason is None and settings.calculator and not row.forced
-            and piece.endswith(("=", "<"))):
+            and piece.endswith(("=", "<", "#"))):
         written = calculator_completion(decoder.decode(row.ids[-_CALC_WINDOW:]))
         if written is not None:
             row.forced.extend(decoder.tokenizer.encode(written, add_special_tokens=False))

@@ -1,10 +1,10 @@
 """The vLLM backend: the `GenerateFn` signature over `vllm.LLM.generate` (optional extra).
 
 vLLM cannot force tokens into a running sequence, so the calculator runs in rounds: generation
-also stops at `=` and `<<`; a row whose text then opens an annotation gets what the calculator
-writes appended (`calculator_completion`) and, like every row stopped there, continues from
-its prompt plus its text (prefix caching makes the re-read cheap) until it ends or spends its
-budget.
+also stops at `=`, `<<` and `####`; a row whose text then opens an annotation or an answer gets
+what the calculator writes appended (`calculator_completion`) and, like every row stopped
+there, continues from its prompt plus its text (prefix caching makes the re-read cheap) until
+it ends or spends its budget.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from socratic_distill.calculator import calculator_completion
+from socratic_distill.calculator import ANSWER_MARK, calculator_completion
 from socratic_distill.errors import UserError
 from socratic_distill.infer.generate import GenerateFn, Generation, truncate_at_stop
 
@@ -43,7 +43,7 @@ def vllm_generator(path: str | Path, **engine_args) -> GenerateFn:
     ) -> list[Generation]:
         seeds = [seed + i for i in range(len(prompts))] if isinstance(seed, int) else list(seed)
         stops = [*stop_strings, *(["\n"] if stop_at_newline else [])]
-        calculator_stops = ("=", "<<") if calculator else ()
+        calculator_stops = ("=", "<<", ANSWER_MARK) if calculator else ()
         stops += calculator_stops
         texts, used, prompt_tokens = [""] * len(prompts), [0] * len(prompts), [0] * len(prompts)
         ended: list[str | None] = [None] * len(prompts)
