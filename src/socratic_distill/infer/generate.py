@@ -43,9 +43,8 @@ from socratic_distill.infer.kv import PrefixCache
 
 FinishReason = Literal["eos", "newline", "stop", "length", "error"]
 
-# Tokens of tail decoded for the calculator: enough for an open annotation (far shorter) and
-# for the line an answer mark repeats the result of.
-_CALC_WINDOW = 256
+_CALC_WINDOW = 64  # tokens of tail decoded to find an open annotation; they are far shorter
+_ANSWER_WINDOW = 256  # after `####`: enough for the line whose last result it repeats
 # Waiting rows join a running batch once this fraction of it is free (None: only when it is
 # empty). A CPU forward costs in proportion to its rows, so fuller batches gain nothing there
 # while merging caches costs copies (measured 5-10% slower); a GPU forward costs about the same
@@ -221,7 +220,8 @@ def _advance(row: _Row, token: int, decoder: _Decoder, settings: _Settings) -> N
         row.reason = "length"
     if (row.reason is None and settings.calculator and not row.forced
             and piece.endswith(("=", "<", "#"))):
-        written = calculator_completion(decoder.decode(row.ids[-_CALC_WINDOW:]))
+        window = _ANSWER_WINDOW if piece.endswith("#") else _CALC_WINDOW
+        written = calculator_completion(decoder.decode(row.ids[-window:]))
         if written is not None:
             row.forced.extend(decoder.tokenizer.encode(written, add_special_tokens=False))
 
