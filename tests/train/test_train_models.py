@@ -7,7 +7,7 @@ from train_helpers import arithmetic_examples
 
 from socratic_distill.errors import UserError
 from socratic_distill.train import find_smollm2_gguf, load_student
-from socratic_distill.train.models import count_parameters
+from socratic_distill.train.models import count_parameters, set_dropout
 
 TEXTS = [example.text for example in arithmetic_examples()]
 
@@ -19,6 +19,18 @@ def test_scratch_tiny_is_a_small_gpt2_with_eos_and_pad():
     assert tokenizer.eos_token == tokenizer.pad_token == "<|endoftext|>"
     assert model.config.vocab_size == len(tokenizer)
     assert model.config.eos_token_id == tokenizer.eos_token_id
+
+
+def test_set_dropout_zero_makes_training_forwards_deterministic():
+    import torch
+
+    model, tokenizer = load_student("scratch:tiny", TEXTS)
+    model.train()
+    ids = tokenizer(TEXTS[0], return_tensors="pt").input_ids
+    with torch.no_grad():
+        assert not torch.equal(model(ids).logits, model(ids).logits)  # GPT-2's own 0.1
+        assert set_dropout(model, 0.0) == 1 + 3 * model.config.n_layer  # embeddings; attn, resid, mlp
+        assert torch.equal(model(ids).logits, model(ids).logits)
 
 
 def test_scratch_activation_is_gpt2s_tanh_gelu():

@@ -166,6 +166,31 @@ def test_lora_adapters_are_merged_into_a_plain_model(data_dir, tmp_path):
     assert json.loads((out / "student.json").read_text())["config"]["learning_rate"] == 2e-4
 
 
+class DropoutRecorder(TrainerCallback):
+    def on_train_begin(self, args, state, control, model=None, **kwargs):
+        self.probabilities = {name: module.p for name, module in model.named_modules()
+                              if isinstance(module, torch.nn.Dropout)}
+
+
+def test_dropout_applies_to_the_model_and_leaves_loras_own(data_dir, tmp_path):
+    from socratic_distill.train import load_student
+
+    base_dir = tmp_path / "base"
+    base, tokenizer = load_student("scratch:tiny", [example.text for example in arithmetic_examples()])
+    base.save_pretrained(base_dir)
+    tokenizer.save_pretrained(base_dir)
+    recorder = DropoutRecorder()
+    config = TrainConfig(max_steps=2, save_steps=2, validation_fraction=0.0, dropout=0.0,
+                         lora=True, lora_r=4, lora_dropout=0.2)
+    out = train_student("answer", data_dir, str(base_dir), tmp_path / "out", config, callbacks=[recorder])
+
+    lora = {name: p for name, p in recorder.probabilities.items() if "lora_dropout" in name}
+    model = {name: p for name, p in recorder.probabilities.items() if name not in lora}
+    assert lora and set(lora.values()) == {0.2}
+    assert len(model) == 7 and set(model.values()) == {0.0}  # GPT-2's own 0.1 everywhere before
+    assert json.loads((out / "student.json").read_text())["config"]["dropout"] == 0.0
+
+
 @pytest.mark.parametrize(("avx512_bf16", "amx"), [(True, False), (False, True), (False, False)])
 def test_bf16_auto_on_a_cpu_follows_native_support(monkeypatch, avx512_bf16, amx):
     from socratic_distill.train import arguments

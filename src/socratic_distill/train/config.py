@@ -48,6 +48,15 @@ class TrainConfig(BaseModel):
         description="Tokens per example; longer examples are truncated (1.3% of GSM8K's unified "
         "examples exceed 512 digit-split tokens). Capped at the model's positions.",
     )
+    dropout: float | None = Field(
+        default=None,
+        ge=0,
+        lt=1,
+        description="Probability of every torch.nn.Dropout layer of the model (GPT-2's embedding, "
+        "residual and attention dropouts: 0.1 in scratch:*:gpt2 and pretrained GPT-2); None keeps "
+        "the model's own. Llama-style models (SmolLM2, scratch:*:llama) train without dropout. "
+        "At scratch:tiny's size dropout costs 30% of the training speed (BENCHMARKS.md).",
+    )
     lora: bool = Field(default=False, description="Train LoRA adapters (merged into the weights at the end).")
     lora_r: int = Field(default=16, ge=1, description="LoRA rank.")
     lora_alpha: int = Field(default=32, ge=1, description="LoRA scaling numerator (alpha / r).")

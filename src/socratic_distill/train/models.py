@@ -109,6 +109,20 @@ def count_parameters(model: Any) -> int:
     return sum(parameter.numel() for parameter in model.parameters())
 
 
+def set_dropout(model: Any, probability: float) -> int:
+    """Set the probability of every `torch.nn.Dropout` layer of `model`; return how many there are.
+
+    GPT-2 reads its attention dropout from such a layer too (`attn_dropout.p`), so this covers
+    all of its dropouts; attention written with a plain float (Llama's, 0 by default) is left alone.
+    """
+    import torch
+
+    layers = [module for module in model.modules() if isinstance(module, torch.nn.Dropout)]
+    for layer in layers:
+        layer.p = probability
+    return len(layers)
+
+
 def _set_pad_token(tokenizer: Any) -> Any:
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token

@@ -30,7 +30,7 @@ from socratic_distill.train.data import (
     split_examples,
     tokenize_examples,
 )
-from socratic_distill.train.models import count_parameters, load_student
+from socratic_distill.train.models import count_parameters, load_student, set_dropout
 from socratic_distill.train.outdir import (
     CHECKPOINTS,
     STUDENT_FILE,
@@ -84,6 +84,8 @@ def train_student(
     set_seed(config.seed)
     source = str(checkpoint) if checkpoint and not config.lora else model_spec
     model, tokenizer = load_student(source, [example.text for example in examples] if scratch else None)
+    if config.dropout is not None:  # before LoRA, which brings dropout layers of its own
+        set_dropout(model, config.dropout)
     if config.lora:
         model = _with_lora(model, config)
     # Claimed only once the model loads, so that a bad --model leaves no directory to clean up.
