@@ -90,6 +90,7 @@ def test_malformed_predictions_fail_with_file_and_line(tmp_path):
     (["data", "show", "synthetic:test", "-o", "colour=red"], "colour"),
     (["data", "show", "svamp:test", "--data-dir", "/no/such/dir"], "/no/such/dir"),
     (["build", "--annotations", "/no/such.jsonl", "--out", "x"], "/no/such.jsonl"),
+    (["build", "--annotations", "a.jsonl", "--out", "x", "--verifier-balanced"], "--verifier-samples"),
     (["serve", "--model", "x", "--admit-wait", "-1"], "admit_wait"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, message):

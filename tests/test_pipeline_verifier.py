@@ -56,6 +56,15 @@ def test_the_verifier_may_learn_from_problems_the_students_never_saw(tmp_path):
     assert apart["solve-cot+verifier-test"].settings == own["solve-cot+verifier-test"].settings
 
 
+def test_a_balanced_verifier_set_is_its_own_build_and_leaves_the_samples_alone(tmp_path):
+    own = {s.name: s for s in plan_stages(mini(tmp_path, methods=["cot+verifier"]))}
+    balanced = {s.name: s for s in plan_stages(
+        mini(tmp_path, methods=["cot+verifier"], verifier={"balanced": True}))}
+    assert "balanced" not in own["verifier-build-cot"].settings  # earlier runs keep their builds
+    assert balanced["verifier-build-cot"].settings["balanced"] is True
+    assert balanced["verifier-samples-cot"].settings == own["verifier-samples-cot"].settings
+
+
 @pytest.mark.slow
 def test_a_miniature_run_ranks_cot_samples_with_its_own_verifier(tmp_path):
     config = mini(tmp_path, methods=["cot", "cot+verifier"],

@@ -170,17 +170,39 @@ def verifier_examples(
     return examples
 
 
+def balanced_per_problem(
+    labelled: list[tuple[TrainingExample, bool]],
+) -> list[tuple[TrainingExample, bool]]:
+    """Only the problems with both right and wrong samples, as many of each (the first ones).
+
+    A verdict learned per sample first learns which problems are easy, which ranks problems
+    against each other but not the samples of one problem, where best-of-N chooses. Here the
+    problem tells nothing about the label: only the sample's own text does.
+    """
+    by_problem: dict[str, dict[bool, list]] = {}
+    for example, correct in labelled:
+        by_problem.setdefault(example.id, {True: [], False: []})[correct].append((example, correct))
+    kept = []
+    for groups in by_problem.values():
+        count = min(len(groups[True]), len(groups[False]))
+        kept += groups[True][:count] + groups[False][:count]
+    return kept
+
+
 def build_verifier_set(
-    samples: str | Path, out_dir: str | Path, problems: list[Problem]
+    samples: str | Path, out_dir: str | Path, problems: list[Problem], balanced: bool = False
 ) -> dict[str, int]:
     """`build --verifier-samples FILE --dataset ...`: DIR/verifier.jsonl and its manifest,
-    with the count of right and wrong samples."""
+    with the count of right and wrong samples; `balanced` keeps `balanced_per_problem`'s."""
     samples = Path(samples)
     if not samples.is_file():
         raise UserError(f"{samples}: no such file")
     labelled = verifier_examples(problems, read_jsonl(samples, Prediction), str(samples))
+    if balanced:
+        labelled = balanced_per_problem(labelled)
     if not labelled:
-        raise UserError(f"{samples}: no samples to build the verifier's training set from")
+        what = "problems with both right and wrong samples" if balanced else "samples"
+        raise UserError(f"{samples}: no {what} to build the verifier's training set from")
     out_dir = Path(out_dir)
     examples = [example for example, _ in labelled]
     right = sum(correct for _, correct in labelled)
@@ -188,7 +210,7 @@ def build_verifier_set(
     manifest = {
         "format_version": formats.FORMAT_VERSION, "problems": len({e.id for e in examples}),
         "examples": counts, "right": right, "wrong": len(examples) - right,
-        "samples": str(samples), "samples_sha256": file_sha256(samples),
+        "samples": str(samples), "samples_sha256": file_sha256(samples), "balanced": balanced,
     }
     with atomic_writer(out_dir / VERIFIER_MANIFEST) as handle:
         json.dump(manifest, handle, indent=2)

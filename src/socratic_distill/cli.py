@@ -218,17 +218,22 @@ def build(
         "of 8 words with; repeatable.")] = None,
     drop_contaminated: Annotated[bool, typer.Option(
         help="Leave out the training problems that --check-against finds.")] = False,
+    verifier_balanced: Annotated[bool, typer.Option(
+        help="With --verifier-samples: only problems with both right and wrong samples, as "
+        "many of each.")] = False,
 ) -> None:
     """Write the five training sets (answer, cot, unified, qg, qa), or the verifier's, as JSONL."""
     from socratic_distill.build import build_from_file, build_verifier_set
 
     if (annotations is None) == (verifier_samples is None):
         raise UserError("build needs exactly one of --annotations FILE or --verifier-samples FILE")
+    if verifier_balanced and verifier_samples is None:
+        raise UserError("--verifier-balanced applies to --verifier-samples only")
     if verifier_samples is not None and dataset is None:
         raise UserError("--verifier-samples needs --dataset: the gold answers label the samples")
     problems = load_dataset_arg(dataset, limit, data_dir, dataset_option) if dataset else None
     if verifier_samples is not None:
-        counts = build_verifier_set(verifier_samples, out, problems)
+        counts = build_verifier_set(verifier_samples, out, problems, balanced=verifier_balanced)
         typer.echo(f"verifier {counts['verifier']:>7} examples ({counts['right']} right, "
                    f"{counts['wrong']} wrong) -> {out / 'verifier.jsonl'}")
         return

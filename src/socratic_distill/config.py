@@ -80,6 +80,9 @@ class VerifierSection(Strict):
         "problems, so that the verifier learns from problems the students never saw; it must "
         "not be an evaluation split.")
     train_samples: int | None = Field(None, ge=2, description="Per training problem; default `samples`.")
+    balanced: bool = Field(
+        False, description="Train only on problems with both right and wrong samples, as many of "
+        "each, so that the verdict must come from the sample, not from how easy its problem is.")
     model: str | None = Field(None, description="The verifier's model spec; default `default_model`.")
     train: dict[str, Any] = Field(default_factory=dict, description="TrainConfig overrides.")
 

@@ -226,6 +226,9 @@ def verifier_stages(config: ExperimentConfig, base: str) -> list[Stage]:
     if split is not None:  # named only when set, so that existing runs keep their fingerprints
         sample_settings["dataset"] = _dataset_settings(config, split, config.verifier.train_problems)
     samples_name, build_name = f"verifier-samples-{base}", f"verifier-build-{base}"
+    build_settings = {"format_version": formats.FORMAT_VERSION}
+    if config.verifier.balanced:  # named only when set, as the split above
+        build_settings["balanced"] = True
 
     def training_problems(run: Path) -> list[Problem]:
         if split is not None:
@@ -250,11 +253,11 @@ def verifier_stages(config: ExperimentConfig, base: str) -> list[Stage]:
 
         run = directory.parent
         return build_verifier_set(run / samples_name / "predictions.jsonl", directory,
-                                  training_problems(run))
+                                  training_problems(run), balanced=config.verifier.balanced)
 
     return [
         Stage(samples_name, sample_settings, sample, needs=[f"train-{task}" for task in tasks]),
-        Stage(build_name, {"format_version": formats.FORMAT_VERSION}, build, needs=[samples_name]),
+        Stage(build_name, build_settings, build, needs=[samples_name]),
         train_stage(config, VERIFIER_TASK, build=build_name, name=f"train-verifier-{base}"),
     ]
 

@@ -205,3 +205,29 @@ def test_verifier_training_truncates_from_the_left(tiny_verifier, tmp_path):
                         tmp_path / "short", config)
     stats = json.loads((out / "student.json").read_text())["data"]
     assert stats["truncated"] > 0 and stats["kept"] == 96 and stats["dropped_untrained"] == 0
+
+
+def test_balanced_set_keeps_mixed_problems_with_as_many_right_as_wrong(tmp_path):
+    problems = make_problems(3)
+    right = [_right(problem) for problem in problems]
+    wrong = [_planted_wrong(problem) for problem in problems]
+    predictions = [
+        _prediction(problems[0], [right[0], wrong[0], wrong[0] + "x", wrong[0] + "y"],
+                    [problems[0].answer, None, None, None]),  # one right, three wrong
+        _prediction(problems[1], [right[1], right[1] + "z"], [problems[1].answer] * 2),  # all right
+        _prediction(problems[2], [wrong[2], right[2]], [None, problems[2].answer]),
+    ]
+    write_jsonl(tmp_path / "samples.jsonl", predictions)
+
+    counts = build_verifier_set(tmp_path / "samples.jsonl", tmp_path / "sets", problems, balanced=True)
+    assert (counts["right"], counts["wrong"]) == (2, 2)
+    kept = read_jsonl(tmp_path / "sets" / "verifier.jsonl", TrainingExample)
+    assert [example.id for example in kept].count(problems[1].id) == 0
+    assert sorted(example.id for example in kept) == sorted([problems[0].id] * 2 + [problems[2].id] * 2)
+    unbalanced = build_verifier_set(tmp_path / "samples.jsonl", tmp_path / "all", problems)
+    assert (unbalanced["right"], unbalanced["wrong"]) == (4, 4)
+
+    only_right = tmp_path / "right.jsonl"
+    write_jsonl(only_right, predictions[1:2])
+    with pytest.raises(UserError, match="no problems with both right and wrong samples"):
+        build_verifier_set(only_right, tmp_path / "none", problems, balanced=True)
