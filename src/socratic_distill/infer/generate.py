@@ -37,7 +37,7 @@ from typing import Any, Literal, Protocol
 
 import torch
 
-from socratic_distill.calculator import calculator_completion
+from socratic_distill.calculator import ANSWER_MARK, calculator_completion
 from socratic_distill.infer import attention, buffers, kv, onednn
 from socratic_distill.infer.kv import PrefixCache
 
@@ -219,8 +219,8 @@ def _advance(row: _Row, token: int, decoder: _Decoder, settings: _Settings) -> N
     if row.reason is None and row.generated >= row.limit:
         row.reason = "length"
     if (row.reason is None and settings.calculator and not row.forced
-            and piece.endswith(("=", "<", "#"))):
-        window = _ANSWER_WINDOW if piece.endswith("#") else _CALC_WINDOW
+            and piece.endswith(("=", "<", ANSWER_MARK[-1]))):
+        window = _ANSWER_WINDOW if piece.endswith(ANSWER_MARK[-1]) else _CALC_WINDOW
         written = calculator_completion(decoder.decode(row.ids[-window:]))
         if written is not None:
             row.forced.extend(decoder.tokenizer.encode(written, add_special_tokens=False))
