@@ -40,22 +40,37 @@ SAME_QUESTION_RATIO = 0.6
 _WORD_RE = re.compile(r"[a-z]+|\d+(?:\.\d+)?")
 _NUMBER_RE = re.compile(r"\d+(?:\.\d+)?")
 _SENTENCE_RE = re.compile(r"(?<=[.!?])\s+")
+_ORDINALS = frozenset("first second third fourth fifth sixth seventh eighth ninth tenth".split())
 
 
 def first_error(problem: Problem, prediction: Prediction) -> str | None:
     """The category of `prediction`'s first mistake (one of `FIRST_ERRORS`), or None when the
     problem has no gold steps or the prediction has no steps to compare."""
+    located = locate_first_error(problem, prediction)
+    return located[0] if located else None
+
+
+def locate_first_error(problem: Problem, prediction: Prediction) -> tuple[str, int] | None:
+    """`first_error` and the 0-based index of the step where it happened (for `steps`, the
+    step where the solution ended early or ran on)."""
     gold = _gold_steps(problem)
     if not gold:
         return None
-    steps = prediction.steps or _cot_steps(prediction.prediction or "")
+    steps = predicted_steps(prediction)
     if not steps:
-        return "unparsable" if prediction.steps is not None or prediction.error else None
-    for predicted, expected in zip(steps, gold, strict=False):
+        return ("unparsable", 0) if prediction.steps is not None or prediction.error else None
+    for index, (predicted, expected) in enumerate(zip(steps, gold, strict=False)):
         mistake = _step_error(predicted, expected, problem.answer_type or "number")
         if mistake is not None:
-            return mistake
-    return "steps" if len(steps) != len(gold) else "miscopied"
+            return mistake, index
+    if len(steps) != len(gold):
+        return "steps", min(len(steps), len(gold))
+    return "miscopied", len(gold) - 1
+
+
+def predicted_steps(prediction: Prediction) -> list[Step]:
+    """The steps a prediction is judged by: its own, or a plain solution's computing sentences."""
+    return prediction.steps or _cot_steps(prediction.prediction or "")
 
 
 def _gold_steps(problem: Problem) -> list[Step]:
@@ -89,8 +104,18 @@ def _step_error(predicted: Step, expected: Step, answer_type: str) -> str | None
 
 
 def same_question(predicted: str, gold: str) -> bool:
-    """Whether two subquestions ask the same: the same numbers, and similar enough words."""
+    """Whether two subquestions ask the same: the same numbers, the same names and ordinals
+    (`Ravi`, `Tuesday`, `fourth`: one word that changes what is asked), and similar enough
+    words otherwise."""
     if sorted(_NUMBER_RE.findall(predicted)) != sorted(_NUMBER_RE.findall(gold)):
+        return False
+    if _entities(predicted) != _entities(gold):
         return False
     words = [_WORD_RE.findall(text.lower()) for text in (predicted, gold)]
     return difflib.SequenceMatcher(None, *words).ratio() >= SAME_QUESTION_RATIO
+
+
+def _entities(question: str) -> list[str]:
+    """The capitalised words after the first, and the ordinals: who or when is asked about."""
+    words = re.findall(r"[A-Za-z]+", question)
+    return sorted({w for w in words[1:] if w[0].isupper()} | {w for w in words if w in _ORDINALS})
