@@ -30,6 +30,8 @@ def test_defaults_and_overrides():
     ({"name": "x", "teacher": {"spec": "gold", "styles": ["prose"]}}, "`teacher.styles.0`"),
     ({"name": "x", "teacher": {"spec": "openai:m", "options": {"noise": 0.5}}}, "noise"),
     ({}, "`name`"),
+    ({"name": "x", "dataset": {"eval_splits": ["train"], "train_options": {"later_facts": 1}}},
+     "train_options: the training split `train` is also an evaluation split"),
     ({"name": "x", "methods": ["cot"], "targets": {"socratic": {"test": 80}}}, "targets.socratic"),
     ({"name": "x", "methods": ["cot"], "targets": {"cot": {"test-hard": 50}}}, "targets.cot.test-hard"),
     ({"name": "x", "methods": ["cot"], "targets": {"cot": {"test": 0.8e3}}}, "not a percentage"),

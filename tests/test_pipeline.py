@@ -171,6 +171,21 @@ def test_a_layout_change_rebuilds_and_retrains_everything_after_it(tmp_path, mon
     assert {"build", "train-qg", "train-qa", "train-answer", "report"} <= changed
 
 
+def test_train_options_change_the_training_problems_alone(tmp_path):
+    plain = mini(tmp_path)
+    longer = mini(tmp_path, dataset={**MINI["dataset"], "train_options": {"later_facts": 2}})
+    settings = [{stage.name: stage.settings for stage in plan_stages(c)} for c in (plain, longer)]
+    assert settings[1]["data"]["options"] == {**MINI["dataset"]["options"], "later_facts": 2}
+    assert settings[0]["data"] == {**settings[1]["data"], "options": MINI["dataset"]["options"]}
+    for name in ("solve-socratic-test", "contamination"):  # the evaluation problems stay
+        assert settings[1][name] == settings[0][name]
+    questions = []
+    for config in (plain, longer):
+        run_experiment(config, only="data")
+        questions.append([p["question"] for p in read_jsonl(tmp_path / "run" / "data" / "train.jsonl")])
+    assert len(questions[0]) == len(questions[1]) == 40 and questions[0] != questions[1]
+
+
 def test_overlap_is_counted_and_dropping_it_rebuilds_without_those_problems(tmp_path):
     gold = {"teacher": {"spec": "gold"}, "methods": ["cot"],
             "dataset": {**MINI["dataset"], "eval_limit": 100}}

@@ -38,9 +38,22 @@ class DatasetSection(Strict):
     eval_limit: int | None = Field(None, ge=1, description="First N problems of each eval split.")
     data_dir: str | None = Field(None, description="Local original files (else env, else hub).")
     options: dict[str, Any] = Field(default_factory=dict, description="Dataset options.")
+    train_options: dict[str, Any] = Field(
+        default_factory=dict, description="Options of the training split alone, over `options` "
+        "(an augmented training set; the evaluation splits keep `options`).")
 
     def spec(self, split: str) -> str:
         return self.name if ":" in self.name else f"{self.name}:{split}"
+
+    def options_for(self, split: str) -> dict[str, Any]:
+        return {**self.options, **self.train_options} if split == self.train_split else self.options
+
+    @model_validator(mode="after")
+    def _check_train_options(self) -> DatasetSection:
+        if self.train_options and self.train_split in self.eval_splits:
+            raise ValueError(f"train_options: the training split `{self.train_split}` is also an "
+                             "evaluation split, which would then be evaluated on other problems")
+        return self
 
 
 class TeacherSection(Strict):

@@ -39,7 +39,8 @@ OVERLAP = "overlap.json"
 def _problems(config: ExperimentConfig, split: str, limit: int | None) -> list[Problem]:
     dataset = config.dataset
     problems = load_problems(
-        dataset.spec(split), limit=limit, data_dir=dataset.data_dir, options=dataset.options
+        dataset.spec(split), limit=limit, data_dir=dataset.data_dir,
+        options=dataset.options_for(split),
     )
     if not problems:
         raise UserError(f"dataset `{dataset.spec(split)}` is empty")
@@ -47,8 +48,9 @@ def _problems(config: ExperimentConfig, split: str, limit: int | None) -> list[P
 
 
 def _dataset_settings(config: ExperimentConfig, split: str, limit: int | None) -> dict[str, Any]:
-    settings = {**config.dataset.model_dump(exclude={"eval_splits", "train_limit", "eval_limit"}),
-                "split": split, "limit": limit}
+    excluded = {"eval_splits", "train_limit", "eval_limit", "train_options"}
+    settings = {**config.dataset.model_dump(exclude=excluded), "split": split, "limit": limit,
+                "options": config.dataset.options_for(split)}
     kind, _, path = config.dataset.name.partition(":")
     if kind in ("jsonl", "csv") and Path(path).is_file():
         settings["file_sha256"] = file_sha256(path)  # a user file edited in place is new data

@@ -147,6 +147,27 @@ def test_distractors_add_unused_numbers():
     assert unused > len(got) // 2
 
 
+def test_later_facts_tell_more_of_the_story_than_is_asked():
+    options = {"min_steps": 1, "max_steps": 3, "distractors": 0}
+    plain = load("train", 300, **options)
+    longer = load("train", 300, later_facts=3, **options)
+    for problem in longer:
+        check_trace(problem)
+        assert 1 <= problem.meta["num_steps"] <= 3
+    # The story goes on past what its question asks (numbers no step uses), which is then the
+    # last step's own subquestion.
+    unused = 0
+    for problem in longer:
+        used = {int(n) for step in problem.gold_steps for n in NUMBER.findall(step.solution)}
+        if {int(n) for n in NUMBER.findall(problem.question)} - used:
+            unused += 1
+            assert problem.question.endswith(" " + problem.gold_steps[-1].subquestion)
+    assert len(longer) // 2 < unused < len(longer)  # 0 more facts for about a quarter
+    sentences = [sum(p.question.count(". ") for p in got) for got in (plain, longer)]
+    assert sentences[1] > 1.3 * sentences[0]
+    assert load("train", 300, later_facts=0, **options) == plain  # the default stream stays
+
+
 def test_limit_is_a_prefix_and_sizes_cap_it():
     assert load("test", 40) == load("test", 120)[:40]
     assert load("train", 0) == []

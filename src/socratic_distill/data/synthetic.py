@@ -50,6 +50,11 @@ class SyntheticConfig(BaseModel):
     distractors: float = Field(
         0.5, ge=0, le=3, description="Mean number of irrelevant sentences with numbers."
     )
+    later_facts: int = Field(
+        0, ge=0, le=MAX_STEPS - 1, description="Up to this many more of the story's steps told "
+        "after the quantity the question asks for (uniformly 0..N per problem): the next step is "
+        "found by reading on from the last one, not by counting back from the question."
+    )
     train_size: int = Field(10_000, ge=0, description="Problems in `train`.")
     validation_size: int = Field(500, ge=0, description="Problems in `validation`.")
     test_size: int = Field(1000, ge=0, description="Problems in `test`.")
@@ -573,10 +578,14 @@ def _bucket(text: str) -> int:
 
 def _candidate(rng: random.Random, k: int, config: SyntheticConfig, fits):
     """One problem's question and gold steps, or None when `fits(opening sentence)` is False."""
-    story = _pick(rng, _STORIES)(rng, k, config, fits)
+    later = min(rng.randint(0, config.later_facts), MAX_STEPS - k) if config.later_facts else 0
+    story = _pick(rng, _STORIES)(rng, k + later, config, fits)
     if story is None:
         return None
     sentences, question, gold, about = story
+    if later:  # the story goes on past its k-th step; any total or difference goes with it
+        gold = gold[:k]
+        question = gold[-1][0]
     count = int(config.distractors) + (rng.random() < config.distractors % 1)
     for _ in range(count):
         at = 1 + int(rng.random() * len(sentences))
