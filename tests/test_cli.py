@@ -91,6 +91,8 @@ def test_malformed_predictions_fail_with_file_and_line(tmp_path):
     (["data", "show", "svamp:test", "--data-dir", "/no/such/dir"], "/no/such/dir"),
     (["build", "--annotations", "/no/such.jsonl", "--out", "x"], "/no/such.jsonl"),
     (["build", "--annotations", "a.jsonl", "--out", "x", "--verifier-balanced"], "--verifier-samples"),
+    (["build", "--annotations", "a.jsonl", "--out", "x", "--verifier-stepwise"],
+     "--verifier-stepwise applies to --verifier-samples only"),
     (["serve", "--model", "x", "--admit-wait", "-1"], "admit_wait"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, message):

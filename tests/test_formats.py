@@ -133,3 +133,32 @@ def test_the_answer_after_the_mark_keeps_its_loss():
     text = "A: 2+3 = <<2+3=5>>5 and <<5*2=10>>10 #### 10\n"
     spans = formats.without_calculator_results(text, [(2, len(text))])
     assert [text[a:b] for a, b in spans] == [" 2+3 = <<", " and <<5*2=", " #### 10\n"]
+
+
+def test_a_solution_splits_into_the_steps_a_stepwise_verifier_judges():
+    dialogue = formats.socratic_layout(NATALIA.question, NATALIA.gold_steps).text.split("\n", 1)[1]
+    first, second = formats.solution_steps(dialogue)
+    assert first.startswith("Q: How many clips did Natalia sell in May?\nA: ") and "#### 24" in first
+    assert second.endswith("#### 72\nQ: [END]")  # the end marker belongs to the last step
+    cot = NATALIA.gold_cot + "\n#### 72"
+    assert formats.solution_steps(cot) == [NATALIA.gold_cot.split("\n")[0],
+                                           NATALIA.gold_cot.split("\n")[1] + "\n#### 72"]
+    assert formats.solution_steps("#### 72") == ["#### 72"]
+
+
+def test_stepwise_verdicts_follow_every_step_and_end_at_the_first_wrong_one():
+    dialogue = formats.socratic_layout(NATALIA.question, NATALIA.gold_steps).text.split("\n", 1)[1]
+    prompt = formats.verifier_prompt(NATALIA.question, dialogue)
+    text, ends = formats.stepwise_verifier_text(prompt)
+    assert [text[end - len("Verdict:"):end] for end in ends] == ["Verdict:", "Verdict:"]
+    assert text.endswith("Q: [END]\nVerdict:") and text.count("Verdict: yes\n") == 1
+    assert text.replace("Verdict: yes\n", "") == prompt  # only the verdict lines are added
+
+    right = formats.stepwise_verifier_example(NATALIA, dialogue, [True, True])
+    assert right.verdicts == "steps" and right.text == text + " yes\n"
+    assert spans_text(right) == [" yes\n", " yes\n"]
+    wrong = formats.stepwise_verifier_example(NATALIA, dialogue, [False, None])
+    assert wrong.text.endswith("clips in May. #### 24\nVerdict: no\n")  # nothing after it
+    assert spans_text(wrong) == [" no\n"]
+    unknown = formats.stepwise_verifier_example(NATALIA, dialogue, [None, False])
+    assert spans_text(unknown) == [" no\n"] and unknown.text.count("Verdict:") == 2

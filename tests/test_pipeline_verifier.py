@@ -63,6 +63,11 @@ def test_a_balanced_verifier_set_is_its_own_build_and_leaves_the_samples_alone(t
     assert "balanced" not in own["verifier-build-cot"].settings  # earlier runs keep their builds
     assert balanced["verifier-build-cot"].settings["balanced"] is True
     assert balanced["verifier-samples-cot"].settings == own["verifier-samples-cot"].settings
+    stepwise = {s.name: s for s in plan_stages(
+        mini(tmp_path, methods=["cot+verifier"], verifier={"stepwise": True}))}
+    assert stepwise["verifier-build-cot"].settings == {**own["verifier-build-cot"].settings,
+                                                        "stepwise": True}
+    assert stepwise["verifier-samples-cot"].settings == own["verifier-samples-cot"].settings
 
 
 @pytest.mark.slow

@@ -22,6 +22,7 @@ from socratic_distill import formats
 from socratic_distill.data.contamination import NGRAM, Overlap, check_overlap, format_overlap
 from socratic_distill.errors import UserError
 from socratic_distill.eval.answers import answers_match
+from socratic_distill.eval.diagnosis import locate_first_error, predicted_steps
 from socratic_distill.jsonl import atomic_writer, file_sha256, iter_jsonl, read_jsonl, write_jsonl
 from socratic_distill.methods import STUDENT_TASKS
 from socratic_distill.schemas import Annotation, Prediction, Problem, TrainingExample
@@ -144,11 +145,31 @@ def build_from_file(
     return build_training_sets(records, out_dir, source=source, contamination=overlaps, **kwargs)
 
 
+def step_labels(problem: Problem, solution: str, correct: bool) -> list[bool | None]:
+    """Which of a sample's `formats.solution_steps` are right, for a stepwise verifier.
+
+    A right answer makes every step right. A wrong one is wrong from the step where it first
+    departs from the gold steps (`eval.diagnosis`), the steps before it right; without gold
+    steps to compare, or when the sample's steps do not line up with the diagnosis's, only the
+    last step is known (wrong), as a whole-solution verdict would say."""
+    count = len(formats.solution_steps(solution))
+    if correct:
+        return [True] * count
+    prediction = Prediction(id=problem.id, prediction=solution,
+                            steps=formats.parse_unified(solution) or None)
+    located = locate_first_error(problem, prediction)
+    if located is None or len(predicted_steps(prediction)) != count:
+        return [None] * (count - 1) + [False]
+    first = min(located[1], count - 1)
+    return [True] * first + [False] + [None] * (count - first - 1)
+
+
 def verifier_examples(
-    problems: list[Problem], predictions: list[Prediction], source: str
+    problems: list[Problem], predictions: list[Prediction], source: str, stepwise: bool = False
 ) -> list[tuple[TrainingExample, bool]]:
     """Every distinct kept sample of every prediction with its label, right or wrong against
-    the gold answer (as `evaluate` judges it): the verifier's training set."""
+    the gold answer (as `evaluate` judges it): the verifier's training set; `stepwise`, with a
+    label for each step (`step_labels`)."""
     by_id = {problem.id: problem for problem in problems}
     examples = []
     for number, prediction in enumerate(predictions, start=1):
@@ -166,7 +187,9 @@ def verifier_examples(
                 continue
             seen.add(text)
             correct = answers_match(answer, problem.answer, problem.answer_type or "text")
-            examples.append((formats.verifier_example(problem, text, correct), correct))
+            example = (formats.stepwise_verifier_example(problem, text, step_labels(problem, text, correct))
+                       if stepwise else formats.verifier_example(problem, text, correct))
+            examples.append((example, correct))
     return examples
 
 
@@ -190,14 +213,16 @@ def balanced_per_problem(
 
 
 def build_verifier_set(
-    samples: str | Path, out_dir: str | Path, problems: list[Problem], balanced: bool = False
+    samples: str | Path, out_dir: str | Path, problems: list[Problem], balanced: bool = False,
+    stepwise: bool = False,
 ) -> dict[str, int]:
     """`build --verifier-samples FILE --dataset ...`: DIR/verifier.jsonl and its manifest,
-    with the count of right and wrong samples; `balanced` keeps `balanced_per_problem`'s."""
+    with the count of right and wrong samples; `balanced` keeps `balanced_per_problem`'s;
+    `stepwise` labels every step (a verdict after each)."""
     samples = Path(samples)
     if not samples.is_file():
         raise UserError(f"{samples}: no such file")
-    labelled = verifier_examples(problems, read_jsonl(samples, Prediction), str(samples))
+    labelled = verifier_examples(problems, read_jsonl(samples, Prediction), str(samples), stepwise)
     if balanced:
         labelled = balanced_per_problem(labelled)
     if not labelled:
@@ -211,6 +236,7 @@ def build_verifier_set(
         "format_version": formats.FORMAT_VERSION, "problems": len({e.id for e in examples}),
         "examples": counts, "right": right, "wrong": len(examples) - right,
         "samples": str(samples), "samples_sha256": file_sha256(samples), "balanced": balanced,
+        "stepwise": stepwise,
     }
     with atomic_writer(out_dir / VERIFIER_MANIFEST) as handle:
         json.dump(manifest, handle, indent=2)

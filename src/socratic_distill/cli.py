@@ -221,19 +221,25 @@ def build(
     verifier_balanced: Annotated[bool, typer.Option(
         help="With --verifier-samples: only problems with both right and wrong samples, as "
         "many of each.")] = False,
+    verifier_stepwise: Annotated[bool, typer.Option(
+        help="With --verifier-samples: a verdict after every step, each labelled by where the "
+        "sample first departs from the gold steps (a stepwise verifier).")] = False,
 ) -> None:
     """Write the five training sets (answer, cot, unified, qg, qa), or the verifier's, as JSONL."""
     from socratic_distill.build import build_from_file, build_verifier_set
 
     if (annotations is None) == (verifier_samples is None):
         raise UserError("build needs exactly one of --annotations FILE or --verifier-samples FILE")
-    if verifier_balanced and verifier_samples is None:
-        raise UserError("--verifier-balanced applies to --verifier-samples only")
+    for flag, given in (("--verifier-balanced", verifier_balanced),
+                        ("--verifier-stepwise", verifier_stepwise)):
+        if given and verifier_samples is None:
+            raise UserError(f"{flag} applies to --verifier-samples only")
     if verifier_samples is not None and dataset is None:
         raise UserError("--verifier-samples needs --dataset: the gold answers label the samples")
     problems = load_dataset_arg(dataset, limit, data_dir, dataset_option) if dataset else None
     if verifier_samples is not None:
-        counts = build_verifier_set(verifier_samples, out, problems, balanced=verifier_balanced)
+        counts = build_verifier_set(verifier_samples, out, problems, balanced=verifier_balanced,
+                                    stepwise=verifier_stepwise)
         typer.echo(f"verifier {counts['verifier']:>7} examples ({counts['right']} right, "
                    f"{counts['wrong']} wrong) -> {out / 'verifier.jsonl'}")
         return

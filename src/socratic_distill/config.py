@@ -96,6 +96,9 @@ class VerifierSection(Strict):
     balanced: bool = Field(
         False, description="Train only on problems with both right and wrong samples, as many of "
         "each, so that the verdict must come from the sample, not from how easy its problem is.")
+    stepwise: bool = Field(
+        False, description="A verdict after every step, labelled by where a sample first departs "
+        "from the gold steps; a sample's score is its lowest step's.")
     model: str | None = Field(None, description="The verifier's model spec; default `default_model`.")
     train: dict[str, Any] = Field(default_factory=dict, description="TrainConfig overrides.")
 

@@ -27,11 +27,16 @@ step's last result, but that copy stays trained (`calculator_spans` says why).
 A verifier reads a whole solution (any method's text after the header) and then a verdict
 line, `Verdict: yes` when its final answer is right, `Verdict: no` when not; only the verdict
 word carries the loss, and at inference the verifier's score is P(yes) / (P(yes) + P(no)) at
-`Verdict:`. Bump FORMAT_VERSION whenever a layout changes: trained students record it and solvers check it.
+`Verdict:`. A stepwise verifier reads a verdict line after every step instead (`solution_steps`
+says where steps end), learns `no` at the first wrong one (the text ends there), and at
+inference reads every step's verdict with `yes` written after the ones before, as training
+shows them; the lowest is the score. Bump FORMAT_VERSION whenever a layout changes: trained
+students record it and solvers check it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from socratic_distill.calculator import ANNOTATION_RE, ANSWER_MARK, calculator_completion
@@ -137,6 +142,46 @@ def qa_prompt(
 def verifier_prompt(question: str, solution: str, context: str | None = None) -> str:
     """A solution as the verifier reads it, ending where the verdict word follows."""
     return f"{header(question, context)}{solution.strip()}{LINE_END}{VERDICT}"
+
+
+def solution_steps(solution: str) -> list[str]:
+    """A solution's steps as a stepwise verifier judges them: in a Socratic dialogue each ends
+    with an `A:` line, in a plain solution with a line that computes (`<<`); the lines after the
+    last one (`Q: [END]`, `#### n`) belong to it."""
+    lines = solution.strip().split(LINE_END)
+    socratic = any(line.startswith(SOLUTION) for line in lines)
+    steps, current = [], []
+    for line in lines:
+        current.append(line)
+        if line.startswith(SOLUTION) if socratic else "<<" in line:
+            steps.append(LINE_END.join(current))
+            current = []
+    if current and steps:
+        steps[-1] += LINE_END + LINE_END.join(current)
+    elif current:
+        steps.append(LINE_END.join(current))
+    return steps
+
+
+def _with_verdicts(head: str, steps: Sequence[str], words: Sequence[str]) -> tuple[str, list[int]]:
+    """`head` and the steps, each followed by a verdict line; `words` are the verdicts of the
+    first len(words) steps. Returns the text and where each `Verdict:` ends."""
+    text, ends = head, []
+    for number, step in enumerate(steps):
+        text += f"{step}{LINE_END}{VERDICT}"
+        ends.append(len(text))
+        if number < len(words):
+            text += f" {words[number]}{LINE_END}"
+    return text, ends
+
+
+def stepwise_verifier_text(prompt: str) -> tuple[str, list[int]]:
+    """A `verifier_prompt` laid out for a stepwise verifier, `yes` after every verdict but the
+    last, where the text ends: the text, and where each step's `Verdict:` ends."""
+    body = prompt[: -len(LINE_END + VERDICT)]
+    start = body.index(LINE_END, body.index("Question: ")) + 1  # the header is one line per field
+    steps = solution_steps(body[start:])
+    return _with_verdicts(body[:start], steps, [VERDICT_WORDS[True]] * (len(steps) - 1))
 
 
 # ---- parsing what students generate ----
@@ -266,3 +311,23 @@ def verifier_example(problem: Problem, solution: str, correct: bool) -> Training
     text = f"{prompt} {VERDICT_WORDS[correct]}{LINE_END}"
     return TrainingExample(id=problem.id, task="verifier", text=text,
                            loss_spans=[(len(prompt), len(text))], format_version=FORMAT_VERSION)
+
+
+def stepwise_verifier_example(
+    problem: Problem, solution: str, labels: Sequence[bool | None]
+) -> TrainingExample:
+    """One solution with a verdict after each of its `solution_steps`; `labels` says which are
+    right (None: not known, `yes` written without loss). The text ends at the first wrong
+    step's `no`: what follows a wrong step is never judged."""
+    steps = solution_steps(solution)
+    if len(labels) != len(steps):
+        raise ValueError(f"{len(labels)} labels for {len(steps)} steps")
+    labels = list(labels)
+    if False in labels:
+        labels = labels[: labels.index(False) + 1]
+    words = [VERDICT_WORDS[label is not False] for label in labels]
+    text, ends = _with_verdicts(header(problem.question, problem.context), steps[: len(labels)], words)
+    spans = [(end, end + len(f" {word}{LINE_END}"))
+             for end, word, label in zip(ends, words, labels, strict=True) if label is not None]
+    return TrainingExample(id=problem.id, task="verifier", text=text, loss_spans=spans,
+                           format_version=FORMAT_VERSION, verdicts="steps")

@@ -229,8 +229,9 @@ def verifier_stages(config: ExperimentConfig, base: str) -> list[Stage]:
         sample_settings["dataset"] = _dataset_settings(config, split, config.verifier.train_problems)
     samples_name, build_name = f"verifier-samples-{base}", f"verifier-build-{base}"
     build_settings = {"format_version": formats.FORMAT_VERSION}
-    if config.verifier.balanced:  # named only when set, as the split above
-        build_settings["balanced"] = True
+    for setting in ("balanced", "stepwise"):  # named only when set, as the split above
+        if getattr(config.verifier, setting):
+            build_settings[setting] = True
 
     def training_problems(run: Path) -> list[Problem]:
         if split is not None:
@@ -255,7 +256,8 @@ def verifier_stages(config: ExperimentConfig, base: str) -> list[Stage]:
 
         run = directory.parent
         return build_verifier_set(run / samples_name / "predictions.jsonl", directory,
-                                  training_problems(run), balanced=config.verifier.balanced)
+                                  training_problems(run), balanced=config.verifier.balanced,
+                                  stepwise=config.verifier.stepwise)
 
     return [
         Stage(samples_name, sample_settings, sample, needs=[f"train-{task}" for task in tasks]),

@@ -97,6 +97,9 @@ class TrainingExample(BaseModel):
         description="[start, end) character offsets into `text` whose tokens are trained on."
     )
     format_version: int
+    verdicts: Literal["steps"] | None = Field(
+        default=None, description="A verifier's example with a verdict after every step; "
+        "None: one verdict, after the whole solution (and every other task).")
 
 
 Style = Literal["socratic", "cot"]

@@ -231,3 +231,63 @@ def test_balanced_set_keeps_mixed_problems_with_as_many_right_as_wrong(tmp_path)
     write_jsonl(only_right, predictions[1:2])
     with pytest.raises(UserError, match="no problems with both right and wrong samples"):
         build_verifier_set(only_right, tmp_path / "none", problems, balanced=True)
+
+
+def _wrong_second_step(problem):
+    """A two-step dialogue whose first step is right and whose second computes nothing."""
+    first, second = problem.gold_steps
+    return (f"Q: {first.subquestion}\nA: {first.solution} #### {first.answer}\n"
+            f"Q: {second.subquestion}\nA: I do not know.\nQ: [END]\n")
+
+
+def test_step_labels_come_from_where_a_sample_first_departs_from_the_gold_steps():
+    from socratic_distill.build import step_labels
+
+    problem = make_problems(2)[1]  # two gold steps
+    assert step_labels(problem, _right(problem), True) == [True, True]
+    assert step_labels(problem, _wrong_second_step(problem), False) == [True, False]
+    wrong_first = _wrong_second_step(problem).replace(problem.gold_steps[0].answer, "99")
+    assert step_labels(problem, wrong_first, False) == [False, None]
+    no_gold = problem.model_copy(update={"gold_steps": None})
+    assert step_labels(no_gold, _wrong_second_step(problem), False) == [None, False]
+
+
+def _train_stepwise_verifier(root):
+    from socratic_distill.train import TrainConfig, train_student
+
+    problems = [p for p in make_problems(96) if len(p.gold_steps) == 2][:40]
+    predictions = [_prediction(p, [_right(p), _wrong_second_step(p)], [p.answer, None])
+                   for p in problems]
+    write_jsonl(root / "samples.jsonl", predictions)
+    build_verifier_set(root / "samples.jsonl", root / "sets", problems, stepwise=True)
+    manifest = json.loads((root / "sets" / "verifier.build.json").read_text())
+    assert manifest["stepwise"] is True
+    config = TrainConfig(max_steps=60, batch_size=16, learning_rate=3e-3, validation_fraction=0,
+                         save_steps=1000, logging_steps=20)
+    return train_student("verifier", root / "sets", "scratch:tiny", root / "verifier", config)
+
+
+def test_a_stepwise_verifier_ranks_a_right_sample_above_one_wrong_at_its_second_step(tmp_path):
+    verifier = _train_stepwise_verifier(tmp_path)
+    assert json.loads((verifier / "student.json").read_text())["verdicts"] == "steps"
+    problems = [p for p in make_problems(140) if len(p.gold_steps) == 2][40:52]  # never trained on
+    scorer = load_scorer(verifier)
+    right = scorer([verifier_prompt(p.question, _right(p)) for p in problems])
+    wrong = scorer([verifier_prompt(p.question, _wrong_second_step(p)) for p in problems])
+    assert all(good > bad for good, bad in zip(right, wrong, strict=True)), (right, wrong)
+    # The score is the lowest step's: the right first step alone scores above its wrong sequel.
+    first_only = scorer([verifier_prompt(p.question, _wrong_second_step(p).split("\nQ: ")[0])
+                         for p in problems])
+    assert all(first > bad for first, bad in zip(first_only, wrong, strict=True))
+
+
+def test_a_verifier_set_mixing_verdict_layouts_is_refused(tiny_verifier, tmp_path):
+    from socratic_distill.train import TrainConfig, train_student
+
+    examples = read_jsonl(tiny_verifier.parent / "sets" / "verifier.jsonl", TrainingExample)
+    examples[0] = examples[0].model_copy(update={"verdicts": "steps"})
+    write_jsonl(tmp_path / "sets" / "verifier.jsonl", examples)
+    with pytest.raises(UserError, match=r"verifier\.jsonl: mixes verifier examples"):
+        train_student("verifier", tmp_path / "sets", "scratch:tiny", tmp_path / "out",
+                      TrainConfig(max_steps=1))
+    assert not (tmp_path / "out").exists()

@@ -4,7 +4,8 @@ a solution's `Verdict:` line; a solution's score is P(yes) / (P(yes) + P(no)) th
 An LM scoring a label token, rather than a classification head, keeps the verifier a student
 like the others: the same models (scratch or pretrained), the same trainer and loss masks,
 `from_pretrained` as a causal LM, and a base model that already reads text. One forward pass
-per batch scores whole solutions (TinyGSM's outcome verifier scores the same way, per solution).
+per batch scores whole solutions (TinyGSM's outcome verifier scores the same way, per solution),
+or, for a verifier trained stepwise, every step of them (the lowest step's is the score).
 
     scorer = load_scorer("students/verifier")
     scores = scorer([verifier_prompt(question, text) for text in solutions])
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from socratic_distill.errors import UserError
-from socratic_distill.formats import VERDICT_WORDS
+from socratic_distill.formats import VERDICT_WORDS, stepwise_verifier_text
 from socratic_distill.methods import VERIFIER_TASK
 from socratic_distill.train.outdir import read_student_file
 
@@ -33,9 +34,25 @@ def verdict_token_ids(tokenizer: Any) -> tuple[int, int]:
     return yes, no
 
 
-def hf_scorer(model: Any, tokenizer: Any, batch_size: int = 16) -> Scorer:
+def _verdict_tokens(tokenizer: Any, prompt: str, stepwise: bool, limit: int | None):
+    """The token ids a verifier reads for `prompt`, and the indices of the tokens closing each
+    `Verdict:` (one, the last token, unless stepwise). A solution that ran past the context
+    keeps its end, where the last verdict is."""
+    if not stepwise:
+        ids = tokenizer(prompt, add_special_tokens=False)["input_ids"][-limit if limit else 0:]
+        return ids, [len(ids) - 1]
+    text, ends = stepwise_verifier_text(prompt)
+    encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    ids, offsets = encoded["input_ids"], encoded["offset_mapping"]
+    marks = [max(i for i, (_, stop) in enumerate(offsets) if stop <= end) for end in ends]
+    cut = max(len(ids) - limit, 0) if limit else 0
+    return ids[cut:], [mark - cut for mark in marks if mark >= cut]
+
+
+def hf_scorer(model: Any, tokenizer: Any, batch_size: int = 16, stepwise: bool = False) -> Scorer:
     """Score prompts (each ending in `Verdict:`) in batches of similar length, left-padded so
-    that every row's last position is its own last token."""
+    that every row's last position is its own last token. `stepwise`: a verdict after each
+    step (`formats.stepwise_verifier_text`), the lowest the score."""
     import torch
 
     yes, no = verdict_token_ids(tokenizer)
@@ -45,26 +62,30 @@ def hf_scorer(model: Any, tokenizer: Any, batch_size: int = 16) -> Scorer:
     model.eval()
 
     def score(prompts: Sequence[str]) -> list[float]:
-        # A solution that ran past the context keeps its end: the verdict reads the last tokens.
-        encoded = [tokenizer(p, add_special_tokens=False)["input_ids"][-limit if limit else 0:]
-                   for p in prompts]
-        order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]))
+        encoded = [_verdict_tokens(tokenizer, p, stepwise, limit) for p in prompts]
+        order = sorted(range(len(prompts)), key=lambda i: len(encoded[i][0]))
         scores = [0.0] * len(prompts)
         for start in range(0, len(order), batch_size):
             rows = order[start:start + batch_size]
-            width = max(len(encoded[i]) for i in rows)
+            width = max(len(encoded[i][0]) for i in rows)
             ids = torch.full((len(rows), width), pad, dtype=torch.long)
             mask = torch.zeros((len(rows), width), dtype=torch.long)
+            marks = []
             for row, i in enumerate(rows):
-                ids[row, width - len(encoded[i]):] = torch.tensor(encoded[i])
-                mask[row, width - len(encoded[i]):] = 1
+                tokens, row_marks = encoded[i]
+                ids[row, width - len(tokens):] = torch.tensor(tokens)
+                mask[row, width - len(tokens):] = 1
+                marks.append([width - len(tokens) + mark for mark in row_marks])
+            kept = sorted({mark for row_marks in marks for mark in row_marks})
             positions = (mask.cumsum(-1) - 1).clamp(min=0)
-            with torch.inference_mode():
+            with torch.inference_mode():  # the logits of the verdict positions alone
                 logits = model(input_ids=ids.to(model.device), attention_mask=mask.to(model.device),
-                               position_ids=positions.to(model.device), logits_to_keep=1).logits
-            pair = logits[:, -1, [yes, no]].float().softmax(-1)[:, 0].tolist()
-            for i, value in zip(rows, pair, strict=True):
-                scores[i] = value
+                               position_ids=positions.to(model.device),
+                               logits_to_keep=torch.tensor(kept, device=model.device)).logits
+            pairs = logits[..., [yes, no]].float().softmax(-1)[..., 0]
+            column = {mark: index for index, mark in enumerate(kept)}
+            for row, (i, row_marks) in enumerate(zip(rows, marks, strict=True)):
+                scores[i] = min(pairs[row, column[mark]].item() for mark in row_marks)
         return scores
 
     return score
@@ -87,8 +108,8 @@ def load_scorer(path: str | Path, batch_size: int = 16) -> Scorer:
 
     from socratic_distill.train import load_trained
 
-    check_verifier(path)
+    metadata = check_verifier(path)
     model, tokenizer, _ = load_trained(path)
     if torch.cuda.is_available():
         model = model.to(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}")
-    return hf_scorer(model, tokenizer, batch_size)
+    return hf_scorer(model, tokenizer, batch_size, stepwise=metadata.get("verdicts") == "steps")

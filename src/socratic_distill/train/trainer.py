@@ -66,6 +66,7 @@ def train_student(
     if not data_path.is_file():
         raise UserError(f"{data_path}: no such file (`socratic-distill build` writes DIR/{task}.jsonl)")
     examples = read_training_set(data_path, task)
+    verdicts = _verdicts(examples, data_path) if task == VERIFIER_TASK else None
     train_examples, val_examples = split_examples(examples, config.validation_fraction, config.seed)
     scratch = model_spec.startswith("scratch:")
     if scratch and config.lora:
@@ -120,8 +121,18 @@ def train_student(
         "metrics": metrics,
         "versions": _versions(),
     }
+    if verdicts:  # how the scorer must lay its solutions out
+        metadata["verdicts"] = verdicts
     _save_student(trainer, tokenizer, out_dir, metadata, config.lora)
     return out_dir
+
+
+def _verdicts(examples: list, data_path: Path) -> str:
+    kinds = {example.verdicts or "solution" for example in examples}
+    if len(kinds) > 1:
+        raise UserError(f"{data_path}: mixes verifier examples with one verdict per solution and "
+                        "with one per step; build it again with or without --verifier-stepwise")
+    return kinds.pop()
 
 
 def _features(data_path, train_examples, val_examples, tokenizer, max_length, keep_end=False):
