@@ -5,8 +5,8 @@ walked in order; the first predicted step whose answer is not the gold step's an
 place it went wrong, and why is decided in this order:
 
 - `unparsable`: the step computes nothing that can be read (no result, no answer);
-- `subquestion`: it asks for something other than the gold step (other numbers, or wording
-  too far from the gold subquestion's);
+- `subquestion`: it asks for something other than the gold step (other numbers, other names
+  or ordinals, or wording too far from the gold subquestion's);
 - `miscopied`: its expression computes the gold value, but another value was written (after
   the calculator, or in the answer);
 - `expression`: its expression (or its arithmetic) gives another value.
