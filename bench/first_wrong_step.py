@@ -15,29 +15,28 @@ import argparse
 from collections import Counter
 
 from socratic_distill.data.registry import load_problems
-from socratic_distill.eval.answers import answers_match
 from socratic_distill.eval.diagnosis import locate_first_error
+from socratic_distill.eval.evaluate import evaluate_predictions, gold_step_count
 from socratic_distill.jsonl import read_jsonl
 from socratic_distill.schemas import Prediction
 
 
 def first_wrong_steps(problems, predictions) -> dict[int, Counter]:
     """Per gold depth: a Counter of `category@step` (1-based) over the wrong predictions, with
-    `right` for the right ones."""
-    by_id = {prediction.id: prediction for prediction in predictions}
+    `right` for the right ones, judged as `evaluate` judges them."""
+    result = evaluate_predictions(problems, predictions)
+    by_problem = {problem.id: problem for problem in problems}
+    by_prediction = {prediction.id: prediction for prediction in predictions}
     table: dict[int, Counter] = {}
-    for problem in problems:
-        prediction = by_id.get(problem.id)
-        depth = len(problem.gold_steps or [])
-        counts = table.setdefault(depth, Counter())
-        if prediction is None:
-            counts["missing"] += 1
-        elif prediction.answer is not None and answers_match(
-                prediction.answer, problem.answer, problem.answer_type or "number"):
+    for item in result.items:
+        counts = table.setdefault(item.num_steps or 0, Counter())
+        if item.correct:
             counts["right"] += 1
-        else:
-            located = locate_first_error(problem, prediction)
-            counts[f"{located[0]}@{located[1] + 1}" if located else "unclassified"] += 1
+            continue
+        located = locate_first_error(by_problem[item.id], by_prediction[item.id])
+        counts[f"{located[0]}@{located[1] + 1}" if located else "unclassified"] += 1
+    for problem_id in result.missing_ids:
+        table.setdefault(gold_step_count(by_problem[problem_id]) or 0, Counter())["missing"] += 1
     return table
 
 
