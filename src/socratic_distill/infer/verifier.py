@@ -13,6 +13,7 @@ or, for a verifier trained stepwise, every step of them (the lowest step's is th
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -43,8 +44,8 @@ def _verdict_tokens(tokenizer: Any, prompt: str, stepwise: bool, limit: int | No
         return ids, [len(ids) - 1]
     text, ends = stepwise_verifier_text(prompt)
     encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
-    ids, offsets = encoded["input_ids"], encoded["offset_mapping"]
-    marks = [max(i for i, (_, stop) in enumerate(offsets) if stop <= end) for end in ends]
+    ids, stops = encoded["input_ids"], [stop for _, stop in encoded["offset_mapping"]]
+    marks = [bisect.bisect_right(stops, end) - 1 for end in ends]  # the token ending the `:`
     cut = max(len(ids) - limit, 0) if limit else 0
     return ids[cut:], [mark - cut for mark in marks if mark >= cut]
 
