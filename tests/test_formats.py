@@ -1,5 +1,7 @@
 """The layouts: training texts and inference prompts must agree token for token."""
 
+import pytest
+
 from socratic_distill import formats
 from socratic_distill.schemas import Problem, Step
 
@@ -162,3 +164,9 @@ def test_stepwise_verdicts_follow_every_step_and_end_at_the_first_wrong_one():
     assert spans_text(wrong) == [" no\n"]
     unknown = formats.stepwise_verifier_example(NATALIA, dialogue, [None, False])
     assert spans_text(unknown) == [" no\n"] and unknown.text.count("Verdict:") == 2
+
+
+def test_stepwise_labels_must_match_the_steps():
+    dialogue = formats.socratic_layout(NATALIA.question, NATALIA.gold_steps).text.split("\n", 1)[1]
+    with pytest.raises(ValueError, match="1 labels for 2 steps"):
+        formats.stepwise_verifier_example(NATALIA, dialogue, [True])
