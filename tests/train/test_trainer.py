@@ -84,6 +84,35 @@ def test_resume_continues_from_the_last_checkpoint(data_dir, tmp_path, fast_conf
     assert metadata["metrics"]["global_step"] == 30
 
 
+def test_every_checkpoint_is_a_student_that_solve_loads(data_dir, tmp_path, fast_config):
+    from socratic_distill.infer.run import check_student
+
+    out = train_student("answer", data_dir, "scratch:tiny", tmp_path / "out", fast_config)
+    final = json.loads((out / "student.json").read_text())
+    checkpoints = sorted((out / "checkpoints").glob("checkpoint-*"))
+    assert checkpoints
+    for checkpoint in checkpoints:
+        model, tokenizer, metadata = load_trained(checkpoint)
+        step = int(checkpoint.name.split("-")[1])
+        assert metadata["checkpoint"]["global_step"] == step and metadata["checkpoint"]["max_steps"] == 30
+        assert 0 < metadata["checkpoint"]["tokens"] < final["metrics"]["tokens"] * (step + 1) / 30
+        assert {k: v for k, v in metadata.items() if k != "checkpoint"} == {
+            k: v for k, v in final.items() if k not in ("metrics", "versions", "parameters")
+        }
+        check_student(metadata, ["answer"], "--model", checkpoint)
+        assert model.num_parameters() == final["parameters"]
+
+
+def test_a_checkpoint_interrupted_while_saving_is_no_student(data_dir, tmp_path, fast_config):
+    out = tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt):  # raised by a callback that runs before ours
+        train_student(
+            "answer", data_dir, "scratch:tiny", out, fast_config, callbacks=[CrashAfterCheckpoint(20)]
+        )
+    assert (out / "checkpoints" / "checkpoint-10" / "student.json").is_file()
+    assert not (out / "checkpoints" / "checkpoint-20" / "student.json").exists()
+
+
 def test_resume_skips_a_half_written_checkpoint(data_dir, tmp_path, fast_config):
     out = tmp_path / "out"
     with pytest.raises(KeyboardInterrupt):

@@ -2,6 +2,8 @@
 
 OUT holds `train_run.json` (task, base model, data hash: what the checkpoints belong to),
 `checkpoints/checkpoint-N` (the Trainer's), and at the end the model files and `student.json`.
+A full-weight checkpoint gets a `student.json` of its own (its step under `checkpoint`), so
+`solve` and `evaluate` read it as they read the final student: a learning curve is a loop.
 A checkpoint is complete when its `trainer_state.json`, which the Trainer writes last, reads
 back whole; a kill -9 while saving leaves an incomplete one, which resuming skips and removes.
 """
@@ -120,3 +122,22 @@ def main_process_writes(args: Any, write: Any) -> None:
     if args.process_index == 0:
         write()
     state.wait_for_everyone()
+
+
+def checkpoint_student_callback(metadata: dict[str, Any]) -> Any:
+    """A TrainerCallback that writes `student.json` into each checkpoint after the Trainer's
+    own files (so an interrupted save never looks like a student); main process only."""
+    from transformers import TrainerCallback
+
+    class CheckpointStudent(TrainerCallback):
+        def on_save(self, args, state, control, **kwargs):
+            directory = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            if not state.is_world_process_zero or not (directory / "config.json").is_file():
+                return
+            checkpoint = {"global_step": state.global_step, "max_steps": state.max_steps,
+                          "epoch": round(state.epoch or 0.0, 4),
+                          "tokens": state.num_input_tokens_seen}
+            with atomic_writer(directory / STUDENT_FILE) as handle:
+                json.dump(metadata | {"checkpoint": checkpoint}, handle, indent=2)
+
+    return CheckpointStudent()

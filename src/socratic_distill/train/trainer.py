@@ -35,6 +35,7 @@ from socratic_distill.train.outdir import (
     CHECKPOINTS,
     STUDENT_FILE,
     check_out_dir,
+    checkpoint_student_callback,
     main_process_writes,
     read_json,
     start_run,
@@ -97,16 +98,7 @@ def train_student(
         keep_end=task == VERIFIER_TASK,
     )
 
-    # 4. Train.
-    trainer = _make_trainer(model, tokenizer, args, train_features, val_features, config, callbacks)
-    tokens_before = _tokens_seen(checkpoint)
-    started = time.time()
-    result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
-    metrics = _train_metrics(trainer, result, time.time() - started, tokens_before)
-    metrics["resumed_from"] = checkpoint.name if checkpoint else None
-    logger.info("trained %s: %s", task, json.dumps(metrics))
-
-    # 5. Save the model, then student.json.
+    # 4. Train. Every full-weight checkpoint is a student too (for learning curves).
     metadata = {
         "schema": STUDENT_SCHEMA,
         "task": task,
@@ -118,11 +110,21 @@ def train_student(
         "config": config.model_dump(mode="json")
         | {"learning_rate": args.learning_rate, "bf16": args.bf16, "max_length": max_length},
         "world_size": args.world_size,
-        "metrics": metrics,
-        "versions": _versions(),
     }
     if verdicts:  # how the scorer must lay its solutions out
         metadata["verdicts"] = verdicts
+    if not config.lora:  # LoRA checkpoints hold adapters, not a model from_pretrained loads
+        callbacks = [*(callbacks or []), checkpoint_student_callback(metadata)]
+    trainer = _make_trainer(model, tokenizer, args, train_features, val_features, config, callbacks)
+    tokens_before = _tokens_seen(checkpoint)
+    started = time.time()
+    result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    metrics = _train_metrics(trainer, result, time.time() - started, tokens_before)
+    metrics["resumed_from"] = checkpoint.name if checkpoint else None
+    logger.info("trained %s: %s", task, json.dumps(metrics))
+
+    # 5. Save the model, then student.json.
+    metadata = metadata | {"metrics": metrics, "versions": _versions()}
     _save_student(trainer, tokenizer, out_dir, metadata, config.lora)
     return out_dir
 
