@@ -199,6 +199,15 @@ def test_end_token_and_budget(tok):
     assert budget.prompt_tokens == len(tok.encode(prompts[1]))
 
 
+def test_a_list_of_end_tokens_in_the_generation_config(tok):
+    """Generation configs may hold a list of end ids (transformers writes `[0]` for some)."""
+    other_end = tok.encode(" apples")[0]
+    model = make_steered(tok, script={6: other_end})
+    model.generation_config.eos_token_id = [tok.eos_token_id, other_end]
+    ended = generate(model, tok, ["Tom has 3"], max_new_tokens=8)[0]
+    assert ended.finish_reason == "eos" and ended.completion_tokens == 7 - len(tok.encode("Tom has 3"))
+
+
 def test_sampling_is_seeded_and_independent_of_batching(model, tok):
     prompts = varied_prompts(6)
     settings = dict(max_new_tokens=16, temperature=1.0, top_p=0.9, seed=7)

@@ -136,7 +136,8 @@ class _Decoder:
 
     def __init__(self, model: Any, tokenizer: Any):
         self.tokenizer = tokenizer
-        ends = {tokenizer.eos_token_id, getattr(model.generation_config, "eos_token_id", None)}
+        # Either may be one id or a list of them (generation configs write both).
+        ends = (tokenizer.eos_token_id, getattr(model.generation_config, "eos_token_id", None))
         self.eos: set[int] = set()
         for end in ends:
             if end is not None:
