@@ -8,6 +8,7 @@ so an edited prediction file or a table that no longer matches its data fails he
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -44,3 +45,20 @@ def test_predictions_rescore_to_the_recorded_figures(shared_data, method):
     assert rescored.accuracy == pytest.approx(record.accuracy)
     assert [(i.id, i.gold, i.predicted, i.correct) for i in rescored.items] == [
         (i.id, i.gold, i.predicted, i.correct) for i in record.items]
+
+
+CURVE = RESULTS / "curve-512"
+
+
+def test_each_learning_curve_point_rescores_from_its_predictions(shared_data):
+    """`curve.json` (bench/learning_curve.py) against its predictions: the first `total` lines
+    of each point's file re-score to its count, and the steps and tokens rise together."""
+    points = json.loads((CURVE / "curve.json").read_text())
+    assert [p["step"] for p in points] == sorted(p["step"] for p in points)
+    assert [p["tokens"] for p in points] == sorted(p["tokens"] for p in points)
+    for point in points:
+        problems = gsm8k.load_gsm8k("test", data_dir=shared_data, limit=point["total"], options={})
+        predictions = load_predictions(CURVE / point["predictions"])[: point["total"]]
+        rescored = evaluate_predictions(problems, predictions)
+        assert (rescored.correct, rescored.total) == (point["correct"], point["total"]), point["step"]
+        assert rescored.accuracy == pytest.approx(point["accuracy"])
