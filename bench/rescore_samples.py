@@ -16,6 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from socratic_distill.build import with_kept_samples
 from socratic_distill.data.registry import load_problems
 from socratic_distill.errors import UserError
 from socratic_distill.eval.evaluate import evaluate_predictions, format_summary, load_predictions
@@ -27,11 +28,12 @@ from socratic_distill.jsonl import write_jsonl
 from socratic_distill.schemas import Prediction, Problem
 
 
-def kept_dialogues(problem: Problem, prediction: Prediction) -> list[Dialogue]:
+def kept_dialogues(problem: Problem, prediction: Prediction, where: str) -> list[Dialogue]:
     """The prediction's samples as finished dialogues (a sample without text failed)."""
-    texts, answers = prediction.sample_texts, prediction.samples
-    if not texts or answers is None or len(texts) != len(answers):
-        raise UserError(f"`{prediction.id}` has no kept samples: solve with --samples N --keep-samples")
+    texts = prediction.sample_texts
+    answers = prediction.samples or [prediction.answer]
+    if len(texts) != len(answers):
+        raise UserError(f"{where}: {len(texts)} sample texts but {len(answers)} sample answers")
     dialogues = []
     for replica, (text, answer) in enumerate(zip(texts, answers, strict=True)):
         dialogue = Dialogue(problem, replica, answer=answer, text=text or "")
@@ -43,18 +45,19 @@ def kept_dialogues(problem: Problem, prediction: Prediction) -> list[Dialogue]:
     return dialogues
 
 
-def rescore(problems: list[Problem], predictions: list[Prediction], scorer, vote: str) -> list[Prediction]:
-    by_id = {problem.id: problem for problem in problems}
-    rescored = []
-    for prediction in predictions:
-        if prediction.id not in by_id:
-            raise UserError(f"`{prediction.id}` is not a problem of the dataset given")
-        dialogues = kept_dialogues(by_id[prediction.id], prediction)
-        scores = score_samples(dialogues, scorer)
-        ordered = [scores.get(i) for i in range(len(dialogues))]
+def rescore(problems: list[Problem], predictions: list[Prediction], scorer, vote: str,
+            source: str) -> list[Prediction]:
+    kept = [kept_dialogues(problem, prediction, f"{source}:{number}") for number, (problem, prediction)
+            in enumerate(with_kept_samples(problems, predictions, source), start=1)]
+    # One scorer call over every sample, as `solve` scores a chunk: the verifier's batches fill.
+    scores = score_samples([dialogue for dialogues in kept for dialogue in dialogues], scorer)
+    rescored, offset = [], 0
+    for prediction, dialogues in zip(predictions, kept, strict=True):
+        ordered = [scores.get(offset + i) for i in range(len(dialogues))]
+        offset += len(dialogues)
         choice = choose(dialogues, ordered, vote)
-        score_seconds = sum(dialogue.score_seconds for dialogue in dialogues)
         chosen = choice.chosen
+        score_seconds = sum(dialogue.score_seconds for dialogue in dialogues)
         rescored.append(prediction.model_copy(update=dict(
             prediction=chosen.text if chosen else None, answer=choice.answer,
             steps=(chosen.steps or None) if chosen else None, scores=ordered, score=choice.score,
@@ -79,9 +82,9 @@ def main() -> None:
         problems = load_problems(args.dataset, limit=args.limit, data_dir=args.data_dir)
         predictions = load_predictions(args.predictions)
         scorer = load_scorer(args.verifier, batch_size=args.batch_size)
-        rescored = rescore(problems, predictions, scorer, args.vote)
-    except UserError as error:
-        print(f"error: {args.predictions}: {error}", file=sys.stderr)
+        rescored = rescore(problems, predictions, scorer, args.vote, str(args.predictions))
+    except UserError as error:  # the message names the file, line or flag, as the CLI's do
+        print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
     write_jsonl(args.out, rescored)
     print(format_summary(evaluate_predictions(problems, rescored)))

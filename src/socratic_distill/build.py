@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 from socratic_distill import formats
@@ -164,14 +165,12 @@ def step_labels(problem: Problem, solution: str, correct: bool) -> list[bool | N
     return [True] * first + [False] + [None] * (count - first - 1)
 
 
-def verifier_examples(
-    problems: list[Problem], predictions: list[Prediction], source: str, stepwise: bool = False
-) -> list[tuple[TrainingExample, bool]]:
-    """Every distinct kept sample of every prediction with its label, right or wrong against
-    the gold answer (as `evaluate` judges it): the verifier's training set; `stepwise`, with a
-    label for each step (`step_labels`)."""
+def with_kept_samples(
+    problems: list[Problem], predictions: list[Prediction], source: str
+) -> Iterator[tuple[Problem, Prediction]]:
+    """Each prediction of `solve --keep-samples` with its problem; one of an unknown problem,
+    or without the samples' texts, is a UserError naming `source` and its line."""
     by_id = {problem.id: problem for problem in problems}
-    examples = []
     for number, prediction in enumerate(predictions, start=1):
         problem = by_id.get(prediction.id)
         if problem is None:
@@ -180,6 +179,17 @@ def verifier_examples(
         if prediction.sample_texts is None:
             raise UserError(f"{source}:{number}: no `sample_texts`: solve with --samples N "
                             "--keep-samples to make the verifier's material")
+        yield problem, prediction
+
+
+def verifier_examples(
+    problems: list[Problem], predictions: list[Prediction], source: str, stepwise: bool = False
+) -> list[tuple[TrainingExample, bool]]:
+    """Every distinct kept sample of every prediction with its label, right or wrong against
+    the gold answer (as `evaluate` judges it): the verifier's training set; `stepwise`, with a
+    label for each step (`step_labels`)."""
+    examples = []
+    for problem, prediction in with_kept_samples(problems, predictions, source):
         answers = prediction.samples or [prediction.answer]
         seen: set[str] = set()
         for text, answer in zip(prediction.sample_texts, answers, strict=False):

@@ -84,10 +84,14 @@ def test_the_new_verifier_moves_the_choice_to_the_right_sample(verifier, tmp_pat
 
 def test_predictions_without_kept_samples_are_refused(verifier, tmp_path):
     problem = load_problems("synthetic:test", limit=1)[0]
-    write_jsonl(tmp_path / "plain.jsonl", [Prediction(id=problem.id, prediction="x", answer="1")])
-    result = rescore(tmp_path, tmp_path / "plain.jsonl", verifier)
-    assert result.returncode == 2
-    assert result.stderr.strip().splitlines()[-1] == (
-        f"error: {tmp_path / 'plain.jsonl'}: `{problem.id}` has no kept samples: "
-        "solve with --samples N --keep-samples")
-    assert not (tmp_path / "rescored.jsonl").exists()
+    plain, uneven = tmp_path / "plain.jsonl", tmp_path / "uneven.jsonl"
+    write_jsonl(plain, [Prediction(id=problem.id, prediction="x", answer="1")])
+    write_jsonl(uneven, [Prediction(id=problem.id, sample_texts=["a", "b"], samples=["1"])])
+    for path, message in (
+        (plain, "no `sample_texts`: solve with --samples N --keep-samples to make the verifier's material"),
+        (uneven, "2 sample texts but 1 sample answers"),
+    ):
+        result = rescore(tmp_path, path, verifier)
+        assert result.returncode == 2
+        assert result.stderr.strip().splitlines()[-1] == f"error: {path}:1: {message}"
+        assert not (tmp_path / "rescored.jsonl").exists()
