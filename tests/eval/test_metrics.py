@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from socratic_distill.eval.metrics import accuracy_with_ci
+from socratic_distill.eval.metrics import accuracy_with_ci, mcnemar_exact
 
 
 @pytest.mark.parametrize(
@@ -55,3 +55,19 @@ def test_interval_holds_the_accuracy_inside_unit_range(pair: tuple[int, int]) ->
     accuracy, low, high = accuracy_with_ci(correct, total)
     assert 0.0 <= low <= accuracy <= high <= 1.0
     assert low < high
+
+
+@pytest.mark.parametrize(
+    ("only_a", "only_b", "expected"),
+    [(10, 0, 2 / 2**10), (0, 10, 2 / 2**10), (5, 5, 1.0), (0, 0, 1.0), (23, 14, 0.1877),
+     (1, 0, 1.0)],
+)
+def test_mcnemar_exact_known_values(only_a: int, only_b: int, expected: float) -> None:
+    assert mcnemar_exact(only_a, only_b) == pytest.approx(expected, abs=1e-4)
+
+
+@given(st.integers(0, 60), st.integers(0, 60))
+def test_mcnemar_is_symmetric_and_a_probability(only_a: int, only_b: int) -> None:
+    p = mcnemar_exact(only_a, only_b)
+    assert p == mcnemar_exact(only_b, only_a)
+    assert 0 < p <= 1

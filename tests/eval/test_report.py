@@ -119,3 +119,17 @@ def test_ranked_samples_are_read_against_majority_and_pass_at_n(tmp_path):
     assert "| run-v | test | socratic+verifier | 8 | 50.0 | 25.0 | 75.0 | 50% | 12.5% |" in markdown
     # Rows in method order: each M+verifier right after M.
     assert markdown.index("| socratic |") < markdown.index("| socratic+verifier | scratch")
+
+
+def test_two_methods_are_compared_on_the_problems_both_answered(tmp_path):
+    cot = record("cot", {2: [True] * 10 + [False] * 4 + [True]})
+    socratic = record("socratic", {2: [False] * 10 + [True] * 4})  # no answer to the 15th
+    elsewhere = record("unified", {2: [True] * 15})
+    elsewhere["split"] = "validation"
+    paths = write_report([write_run(tmp_path, "run-a", [cot, socratic, elsewhere])],
+                         tmp_path / "report")
+    markdown = paths["markdown"].read_text()
+    # 14 shared problems: cot alone solves 10, socratic alone 4; exact p = 2 P(X <= 4 | 14, 1/2)
+    assert "| test | cot | socratic | 14 | 0 | 10 | 4 | +42.9 | 0.18 |" in markdown
+    assert "| validation |" not in markdown.split("problem by problem")[1].split("##")[0]
+    assert "McNemar" in paths["html"].read_text()

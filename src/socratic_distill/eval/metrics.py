@@ -1,8 +1,12 @@
-"""Accuracy with a confidence interval, as pure functions.
+"""Accuracy with a confidence interval, and a paired test between two methods, as pure functions.
 
 The Wilson score interval, not the normal approximation: on test sets of a few hundred problems
 and accuracies near 0 or 1 (a small student on GSM8K), the normal interval leaves [0, 1] and
 collapses to a point at 0/n, while Wilson's stays inside and keeps a width.
+
+Two methods solved on the same problems are compared on the problems where they disagree
+(McNemar's test, exact): two intervals that overlap can still hide a sure difference, and two
+that barely miss can hide none, since both methods meet the same hard problems.
 """
 
 from __future__ import annotations
@@ -43,3 +47,13 @@ def accuracy_with_ci(
     """
     low, high = wilson_interval(correct, total, confidence)
     return (correct / total if total else 0.0), low, high
+
+
+def mcnemar_exact(only_a: int, only_b: int) -> float:
+    """Two-sided exact McNemar p-value: how likely a split of the discordant problems at least
+    this uneven is when neither method is better (each of them a fair coin)."""
+    if only_a < 0 or only_b < 0:
+        raise ValueError(f"need counts >= 0, got {only_a} and {only_b}")
+    discordant = only_a + only_b
+    tail = sum(math.comb(discordant, k) for k in range(min(only_a, only_b) + 1))
+    return min(1.0, 2 * tail / 2**discordant)

@@ -2,7 +2,8 @@
 
 It reads every `metrics.json` that an evaluation wrote inside the runs (an `EvalResult` plus
 `run`, `method`, `split`, `dataset`, `student`, `train_seconds`, `solve_seconds`) and draws:
-accuracy per method with 95% intervals, accuracy by number of reasoning steps, where wrong
+accuracy per method with 95% intervals, every two methods of a split compared problem by
+problem (McNemar's exact test), accuracy by number of reasoning steps, where wrong
 answers first went wrong (`eval.diagnosis`), tokens generated per problem, training and
 inference time, accuracy against student size when several sizes ran, and how many training
 problems share a run of words with each evaluation split, when that was checked. The HTML page
@@ -14,13 +15,14 @@ from __future__ import annotations
 import base64
 import html
 from collections import defaultdict
+from itertools import combinations
 from pathlib import Path
 from typing import Any
 
 from socratic_distill.errors import UserError
 from socratic_distill.eval.diagnosis import DESCRIPTIONS, FIRST_ERRORS
 from socratic_distill.eval.evaluate import read_evaluation
-from socratic_distill.eval.metrics import accuracy_with_ci
+from socratic_distill.eval.metrics import accuracy_with_ci, mcnemar_exact
 from socratic_distill.jsonl import atomic_writer
 from socratic_distill.methods import RUN_METHODS
 
@@ -118,6 +120,39 @@ def sampled_table(rows: list[dict[str, Any]]) -> list[list[str]]:
                       _pct(row["accuracy"]), _pct(sampled["majority"]),
                       _pct(sampled["any_correct"]), closed,
                       "–" if sampled.get("scoring_cost") is None else f"{_pct(sampled['scoring_cost'])}%"])
+    return table if len(table) > 1 else []
+
+
+PAIRED_NOTE = ("Each pair of evaluations of one split, on the problems both answered: how many "
+               "each alone solved, and McNemar's exact p, the chance of a split at least this "
+               "uneven if neither were better.")
+
+
+def _label(row: dict[str, Any], runs: int) -> str:
+    return row["method"] if runs == 1 else f"{row['run']} {row['method']}"
+
+
+def paired_table(rows: list[dict[str, Any]]) -> list[list[str]]:
+    """Every two evaluations of the same dataset split, compared problem by problem."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        groups[(row.get("dataset") or "", row["split"])].append(row)
+    runs = len({row["run"] for row in rows})
+    table = [["split", "A", "B", "problems", "both right", "A alone", "B alone", "A − B (points)",
+              "p (McNemar)"]]
+    for (_, split), group in groups.items():
+        for a, b in combinations(group, 2):
+            right_a = {item["id"]: item["correct"] for item in a.get("items", [])}
+            right_b = {item["id"]: item["correct"] for item in b.get("items", [])}
+            shared = right_a.keys() & right_b.keys()
+            if not shared:
+                continue
+            only_a = sum(right_a[i] and not right_b[i] for i in shared)
+            only_b = sum(right_b[i] and not right_a[i] for i in shared)
+            both = sum(right_a[i] and right_b[i] for i in shared)
+            table.append([split, _label(a, runs), _label(b, runs), str(len(shared)), str(both),
+                          str(only_a), str(only_b), f"{100 * (only_a - only_b) / len(shared):+.1f}",
+                          f"{mcnemar_exact(only_a, only_b):.2g}"])
     return table if len(table) > 1 else []
 
 
@@ -309,7 +344,7 @@ def write_report(run_dirs: list[Path], out_dir: Path) -> dict[str, Path]:
                          plot_accuracy_against_samples(rows, out_dir / "accuracy_against_samples.png"),
                          plot_accuracy_vs_size(rows, out_dir / "accuracy_vs_size.png")) if p]
     results, depth, mistakes = results_table(rows), steps_table(rows), errors_table(rows)
-    overlap, sampled = contamination_table(rows), sampled_table(rows)
+    overlap, sampled, paired = contamination_table(rows), sampled_table(rows), paired_table(rows)
     paper = [["model", "training", "GSM8K accuracy %"]] + [[m, t, f"{a:.1f}"] for m, t, a in PAPER_GSM8K]
     show_paper = any(row.get("dataset", "").startswith("gsm8k") for row in rows)
     title = "socratic-distill report: " + ", ".join(sorted({row["run"] for row in rows}))
@@ -317,6 +352,9 @@ def write_report(run_dirs: list[Path], out_dir: Path) -> dict[str, Path]:
     md = [f"# {title}", "", "## Accuracy", "", _markdown(results), ""]
     if sampled:
         md += ["## Choosing among samples", "", _markdown(sampled), "", SAMPLED_NOTE, ""]
+    if paired:
+        md += ["## Method against method, problem by problem", "", _markdown(paired), "",
+               PAIRED_NOTE, ""]
     if depth:
         md += ["## Accuracy by number of reasoning steps", "", _markdown(depth), ""]
     if mistakes:
@@ -342,6 +380,8 @@ def write_report(run_dirs: list[Path], out_dir: Path) -> dict[str, Path]:
         f"<h1>{html.escape(title)}</h1><h2>Accuracy</h2>{_html_table(results)}"
         + (f"<h2>Choosing among samples</h2>{_html_table(sampled)}<p>{html.escape(SAMPLED_NOTE)}</p>"
            if sampled else "")
+        + (f"<h2>Method against method, problem by problem</h2>{_html_table(paired)}"
+           f"<p>{html.escape(PAIRED_NOTE)}</p>" if paired else "")
         + (f"<h2>Accuracy by number of reasoning steps</h2>{_html_table(depth)}" if depth else "")
         + (f"<h2>Where wrong answers first went wrong</h2>{_html_table(mistakes)}"
            if mistakes else "")
