@@ -168,6 +168,26 @@ def test_later_facts_tell_more_of_the_story_than_is_asked():
     assert load("train", 300, later_facts=0, **options) == plain  # the default stream stays
 
 
+def test_shuffled_facts_tell_the_same_stories_in_another_order():
+    options = {"min_steps": 2, "max_steps": 3, "distractors": 0}
+
+    def given_at(problem) -> int:
+        """Where the number that the first step starts from is first told (which sentence)."""
+        given = NUMBER.findall(ANNOTATION.findall(problem.gold_steps[0].solution)[0][0])[0]
+        sentences = problem.question.split(". ")
+        return next(i for i, text in enumerate(sentences) if given in NUMBER.findall(text))
+
+    plain = load("train", 300, **options)
+    shuffled = load("train", 300, shuffle_facts=1.0, **options)
+    for problem in shuffled:
+        check_trace(problem)
+    # The given fact opens a story (after an "are comparing" sentence, at most); a third of
+    # the stories are about people, and theirs now often comes later.
+    assert max(map(given_at, plain)) <= 1
+    assert sum(given_at(problem) >= 2 for problem in shuffled) > 0.05 * len(shuffled)
+    assert load("train", 300, shuffle_facts=0, **options) == plain  # the default stream stays
+
+
 def test_limit_is_a_prefix_and_sizes_cap_it():
     assert load("test", 40) == load("test", 120)[:40]
     assert load("train", 0) == []

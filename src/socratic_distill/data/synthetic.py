@@ -55,6 +55,11 @@ class SyntheticConfig(BaseModel):
         "after the quantity the question asks for (uniformly 0..N per problem): the next step is "
         "found by reading on from the last one, not by counting back from the question."
     )
+    shuffle_facts: float = Field(
+        0.0, ge=0, le=1, description="Share of the stories about people whose facts are told in "
+        "a random order (each names whom it compares with, so the story stays the same): the next "
+        "step is found by the name it refers to, not by where it stands."
+    )
     train_size: int = Field(10_000, ge=0, description="Problems in `train`.")
     validation_size: int = Field(500, ge=0, description="Problems in `validation`.")
     test_size: int = Field(1000, ge=0, description="Problems in `test`.")
@@ -441,6 +446,9 @@ def _people_story(rng, k, config, fits):
             sentences.append(f"{new} {fin} {phrase} {conj} {known}{tail}.")
         solution = f"{new} {fin} {expr} = {_annotated(thing, expr, value)}."
         gold.append((f"{thing.how} {aux} {new} {base}?", solution, value))
+    if config.shuffle_facts and rng.random() < config.shuffle_facts:
+        facts = len(sentences) - 1 - n  # after an "are comparing" opening
+        sentences[facts:] = rng.sample(sentences[facts:], n + 1)
     values = [start] + [step[3] for step in steps]
     if final == "diff" and values[-1] != values[0]:
         how, expr, ann, value = _difference(thing, values[0], values[-1])
