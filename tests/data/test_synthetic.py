@@ -182,9 +182,9 @@ def test_shuffled_facts_tell_the_same_stories_in_another_order():
     for problem in shuffled:
         check_trace(problem)
     # The given fact opens a story (after an "are comparing" sentence, at most); a third of
-    # the stories are about people, and theirs now often comes later.
+    # the stories are about people and a third about periods; theirs now often comes later.
     assert max(map(given_at, plain)) <= 1
-    assert sum(given_at(problem) >= 2 for problem in shuffled) > 0.05 * len(shuffled)
+    assert sum(given_at(problem) >= 2 for problem in shuffled) > 0.1 * len(shuffled)
     assert load("train", 300, shuffle_facts=0, **options) == plain  # the default stream stays
 
 

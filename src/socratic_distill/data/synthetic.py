@@ -56,9 +56,10 @@ class SyntheticConfig(BaseModel):
         "found by reading on from the last one, not by counting back from the question."
     )
     shuffle_facts: float = Field(
-        0.0, ge=0, le=1, description="Share of the stories about people whose facts are told in "
-        "a random order (each names whom it compares with, so the story stays the same): the next "
-        "step is found by the name it refers to, not by where it stands."
+        0.0, ge=0, le=1, description="Share of the stories about people or periods whose facts "
+        "are told in a random order (each names whom or which period it compares with, so the "
+        "story stays the same; events keep their order): the next step is found by the name it "
+        "refers to, not by where it stands."
     )
     train_size: int = Field(10_000, ge=0, description="Problems in `train`.")
     validation_size: int = Field(500, ge=0, description="Problems in `validation`.")
@@ -419,6 +420,11 @@ def _difference(thing: Thing, first: int, last: int) -> tuple[str, str, str, int
     return how, expr, phrase.format(f"<<{expr}={big - small}>>{big - small}"), big - small
 
 
+def _shuffled(rng: random.Random, config: SyntheticConfig) -> bool:
+    """Whether this story's facts are told in a random order (the default draws nothing)."""
+    return bool(config.shuffle_facts) and rng.random() < config.shuffle_facts
+
+
 def _people_story(rng, k, config, fits):
     fin, aux, base, nouns = _pick(rng, _PEOPLE_ACTIVITIES)
     thing = _THINGS[_pick(rng, nouns)]
@@ -435,6 +441,7 @@ def _people_story(rng, k, config, fits):
     if not fits(sentences[0]):
         return None
     steps = _chain(rng, first, start, n, config.max_number)
+    shuffled = _shuffled(rng, config)
     gold = []
     for (kind, param, expr, value), known, new in zip(steps, names[:-1], names[1:], strict=True):
         if kind in ("add", "sub", "mul", "div") and rng.random() < 0.3:
@@ -446,7 +453,7 @@ def _people_story(rng, k, config, fits):
             sentences.append(f"{new} {fin} {phrase} {conj} {known}{tail}.")
         solution = f"{new} {fin} {expr} = {_annotated(thing, expr, value)}."
         gold.append((f"{thing.how} {aux} {new} {base}?", solution, value))
-    if config.shuffle_facts and rng.random() < config.shuffle_facts:
+    if shuffled:
         facts = len(sentences) - 1 - n  # after an "are comparing" opening
         sentences[facts:] = rng.sample(sentences[facts:], n + 1)
     values = [start] + [step[3] for step in steps]
@@ -487,16 +494,19 @@ def _periods_story(rng, k, config, fits):
     if not fits(sentences[0]):
         return None
     steps = _chain(rng, first, start, n, config.max_number)
+    shuffled = _shuffled(rng, config)
     gold = []
     for (kind, param, expr, value), prev, per in zip(steps, periods[:-1], periods[1:], strict=True):
         phrase, conj = _compare(thing, kind, param)
-        subject = actor if rng.random() < 0.4 else pronoun
+        subject = actor if shuffled or rng.random() < 0.4 else pronoun  # no "she" before the name
         if rng.random() < 0.5:
             sentences.append(f"{_cap(per)}, {subject} {fin} {phrase} {conj} {prev}.")
         else:
             sentences.append(f"{_cap(subject)} {fin} {phrase} {per} {conj} {prev}.")
         solution = f"{_cap(actor)} {fin} {expr} = {_annotated(thing, expr, value)} {per}."
         gold.append((f"{thing.how} {aux} {actor} {base} {per}?", solution, value))
+    if shuffled:
+        sentences = rng.sample(sentences, len(sentences))
     values = [start] + [step[3] for step in steps]
     if final == "diff" and values[-1] != values[0]:
         how, expr, ann, value = _difference(thing, values[0], values[-1])
