@@ -210,6 +210,7 @@ def test_unknown_split_is_a_user_error():
         ({"hard_min_steps": "8", "hard_max_steps": "6"}, "hard_max_steps"),
         ({"max_number": "3"}, "max_number"),
         ({"distractors": "-1"}, "distractors"),
+        ({"shuffle_facts": "1.5"}, "shuffle_facts"),
         ({"train_size": "-1"}, "train_size"),
         ({"bogus": "1"}, "bogus"),
         ({"max_stesp": "3"}, "did you mean `max_steps`"),
