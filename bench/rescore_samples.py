@@ -1,7 +1,7 @@
 """Re-rank kept samples with a verifier, without sampling again.
 
     python bench/rescore_samples.py PREDICTIONS --verifier DIR -d gsm8k:test --limit 200 \
-        --data-dir ../shared/data --out rescored.jsonl [--vote best|weighted]
+        --data-dir ../shared/data --out rescored.jsonl [--vote best|weighted] [-o KEY=VALUE ...]
 
 PREDICTIONS comes from `solve --samples N --keep-samples` (every sample's text is in it). Each
 sample is scored by the verifier exactly as `solve --verifier` scores it, and the answer is
@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from socratic_distill.build import with_kept_samples
-from socratic_distill.data.registry import load_problems
+from socratic_distill.cli import load_dataset_arg
 from socratic_distill.errors import UserError
 from socratic_distill.eval.evaluate import evaluate_predictions, format_summary, load_predictions
 from socratic_distill.formats import parse_unified
@@ -74,12 +74,14 @@ def main() -> None:
     parser.add_argument("-d", "--dataset", required=True, help="the problems the samples solve")
     parser.add_argument("--limit", type=int)
     parser.add_argument("--data-dir")
+    parser.add_argument("-o", "--dataset-option", action="append", metavar="KEY=VALUE",
+                        help="for the dataset, as `solve -o` (repeatable)")
     parser.add_argument("--vote", choices=["best", "weighted"], default="best")
     parser.add_argument("--batch-size", type=int, default=16, help="verifier prompts scored together")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     try:
-        problems = load_problems(args.dataset, limit=args.limit, data_dir=args.data_dir)
+        problems = load_dataset_arg(args.dataset, args.limit, args.data_dir, args.dataset_option)
         predictions = load_predictions(args.predictions)
         scorer = load_scorer(args.verifier, batch_size=args.batch_size)
         rescored = rescore(problems, predictions, scorer, args.vote, str(args.predictions))

@@ -95,3 +95,20 @@ def test_predictions_without_kept_samples_are_refused(verifier, tmp_path):
         assert result.returncode == 2
         assert result.stderr.strip().splitlines()[-1] == f"error: {path}:1: {message}"
         assert not (tmp_path / "rescored.jsonl").exists()
+
+
+def test_dataset_options_select_the_problems_the_samples_solve(verifier, tmp_path):
+    """Samples drawn with `solve -o seed=1` are scored against those problems, not seed 0's."""
+    problems = load_problems("synthetic:test", limit=8, options={"seed": 1})
+    predictions = [kept(p, [planted_wrong(p), right(p)], [None, p.answer], [0.9, 0.1]) for p in problems]
+    write_jsonl(tmp_path / "kept.jsonl", predictions)
+
+    result = rescore(tmp_path, tmp_path / "kept.jsonl", verifier, "-o", "seed=1")
+    assert result.returncode == 0, result.stderr
+    assert "8/8" in result.stdout
+    default = rescore(tmp_path, tmp_path / "kept.jsonl", verifier)  # ids match, problems do not
+    assert default.returncode == 0 and "8/8" not in default.stdout
+
+    bad = rescore(tmp_path, tmp_path / "kept.jsonl", verifier, "-o", "seed")
+    assert bad.returncode == 2
+    assert bad.stderr.strip().splitlines()[-1] == "error: --dataset-option expects KEY=VALUE, got `seed`"
