@@ -188,6 +188,27 @@ def test_shuffled_facts_tell_the_same_stories_in_another_order():
     assert load("train", 300, shuffle_facts=0, **options) == plain  # the default stream stays
 
 
+def test_quoted_facts_lead_each_subquestion_in_story_order():
+    options = {"min_steps": 1, "max_steps": 3, "distractors": 1, "later_facts": 1}
+    plain = load("train", 300, **options)
+    quoted = load("train", 300, quote_facts=True, **options)
+    assert [p.question for p in quoted] == [p.question for p in plain]  # only the steps change
+    for before, after in zip(plain, quoted, strict=True):
+        check_trace(after)
+        sentences = after.question.split(". ")
+        told = []
+        for was, step in zip(before.gold_steps, after.gold_steps, strict=True):
+            assert step.solution == was.solution and step.answer == was.answer
+            if step.subquestion == was.subquestion:  # a total or difference: the question's own
+                assert step is after.gold_steps[-1] and step.subquestion in after.question
+                continue
+            fact = step.subquestion.removesuffix(" " + was.subquestion)
+            assert fact != step.subquestion and fact.endswith(".")
+            told.append(next(i for i, text in enumerate(sentences) if fact.startswith(text)))
+        assert told == sorted(told) and len(set(told)) == len(told)  # read on, never back
+    assert load("train", 300, quote_facts=False, **options) == plain  # the default stream stays
+
+
 def test_limit_is_a_prefix_and_sizes_cap_it():
     assert load("test", 40) == load("test", 120)[:40]
     assert load("train", 0) == []
@@ -211,6 +232,7 @@ def test_unknown_split_is_a_user_error():
         ({"max_number": "3"}, "max_number"),
         ({"distractors": "-1"}, "distractors"),
         ({"shuffle_facts": "1.5"}, "shuffle_facts"),
+        ({"quote_facts": "perhaps"}, "quote_facts"),
         ({"train_size": "-1"}, "train_size"),
         ({"bogus": "1"}, "bogus"),
         ({"max_stesp": "3"}, "did you mean `max_steps`"),

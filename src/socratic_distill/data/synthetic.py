@@ -61,6 +61,12 @@ class SyntheticConfig(BaseModel):
         "story stays the same; events keep their order): the next step is found by the name it "
         "refers to, not by where it stands."
     )
+    quote_facts: bool = Field(
+        False, description="Each gold subquestion starts with the story's sentence it resolves "
+        "(`Diego collected twice as many rocks as Jonah. How many rocks did Diego collect?`): "
+        "the next step is the sentence after the last one quoted, found by copying, not by "
+        "counting; the questions stay the same."
+    )
     train_size: int = Field(10_000, ge=0, description="Problems in `train`.")
     validation_size: int = Field(500, ge=0, description="Problems in `validation`.")
     test_size: int = Field(1000, ge=0, description="Problems in `test`.")
@@ -402,8 +408,8 @@ def _annotated(thing: Thing, expr: str, value: int) -> str:
 
 # ---------------------------------------------------------------------------------------------
 # Stories. Each writes its opening sentence first and returns None at once when `fits` rejects
-# it; else (sentences, final question, gold steps as (subq, solution, value), who distractors
-# may talk about).
+# it; else (sentences, final question, gold steps as (subq, solution, value, the sentence the
+# step resolves or None), who distractors may talk about).
 
 
 def _final_kind(rng: random.Random, k: int) -> str:
@@ -452,7 +458,7 @@ def _people_story(rng, k, config, fits):
             tail = f" {aux}" if rng.random() < 0.25 else ""
             sentences.append(f"{new} {fin} {phrase} {conj} {known}{tail}.")
         solution = f"{new} {fin} {expr} = {_annotated(thing, expr, value)}."
-        gold.append((f"{thing.how} {aux} {new} {base}?", solution, value))
+        gold.append((f"{thing.how} {aux} {new} {base}?", solution, value, sentences[-1]))
     if shuffled:
         facts = len(sentences) - 1 - n  # after an "are comparing" opening
         sentences[facts:] = rng.sample(sentences[facts:], n + 1)
@@ -460,12 +466,12 @@ def _people_story(rng, k, config, fits):
     if final == "diff" and values[-1] != values[0]:
         how, expr, ann, value = _difference(thing, values[0], values[-1])
         question = f"{how} {aux} {names[-1]} {base} than {names[0]}?"
-        gold.append((question, f"{names[-1]} {fin} {expr} = {ann} than {names[0]}.", value))
+        gold.append((question, f"{names[-1]} {fin} {expr} = {ann} than {names[0]}.", value, None))
     elif final != "chain":
         expr = "+".join(map(str, values))
         question = f"{thing.how} {aux_pl} {_join(names)} {base} {_pick(rng, _ALTOGETHER)}?"
         solution = f"Together, they {plural} {expr} = {_annotated(thing, expr, sum(values))}."
-        gold.append((question, solution, sum(values)))
+        gold.append((question, solution, sum(values), None))
     return sentences, gold[-1][0], gold, (names, gender)
 
 
@@ -504,7 +510,7 @@ def _periods_story(rng, k, config, fits):
         else:
             sentences.append(f"{_cap(subject)} {fin} {phrase} {per} {conj} {prev}.")
         solution = f"{_cap(actor)} {fin} {expr} = {_annotated(thing, expr, value)} {per}."
-        gold.append((f"{thing.how} {aux} {actor} {base} {per}?", solution, value))
+        gold.append((f"{thing.how} {aux} {actor} {base} {per}?", solution, value, sentences[-1]))
     if shuffled:
         sentences = rng.sample(sentences, len(sentences))
     values = [start] + [step[3] for step in steps]
@@ -512,12 +518,13 @@ def _periods_story(rng, k, config, fits):
         how, expr, ann, value = _difference(thing, values[0], values[-1])
         end, begin = periods[-1], periods[0]
         question = f"{how} {aux} {actor} {base} {end} than {begin}?"
-        gold.append((question, f"{_cap(actor)} {fin} {expr} = {ann} {end} than {begin}.", value))
+        solution = f"{_cap(actor)} {fin} {expr} = {ann} {end} than {begin}."
+        gold.append((question, solution, value, None))
     elif final != "chain":
         expr = "+".join(map(str, values))
         question = f"{thing.how} {aux} {actor} {base} {_pick(rng, _ALTOGETHER)}?"
         solution = f"In total, {actor} {fin} {expr} = {_annotated(thing, expr, sum(values))}."
-        gold.append((question, solution, sum(values)))
+        gold.append((question, solution, sum(values), None))
     return sentences, gold[-1][0], gold, (who or actor)
 
 
@@ -558,7 +565,8 @@ def _events_story(rng, k, config, fits):
         clause = _event_clause(rng, kind, param, words, used)
         sentences.append(_cap(_pick(rng, _CONNECTIVES) + clause) + ".")
         solution = f"After {clause}, {owner} has {expr} = {_annotated(thing, expr, value)}."
-        gold.append((f"{thing.how} does {owner} have after {clause}?", solution, value))
+        asked = f"{thing.how} does {owner} have after {clause}?"
+        gold.append((asked, solution, value, sentences[-1]))
     question = f"{thing.how} does {owner} have {_pick(rng, _EVENT_ENDS)}?"
     return sentences, question, gold, ([owner], gender)
 
@@ -643,12 +651,14 @@ def generate(split: str, config: SyntheticConfig) -> Iterator[Problem]:
         if candidate is None or not fits(candidate[0]) or candidate[0] in seen:
             continue
         question, gold = candidate
-        yield _problem(f"synthetic-{split}-{len(seen)}", question, gold, k, config.seed)
+        yield _problem(f"synthetic-{split}-{len(seen)}", question, gold, k, config)
         seen.add(question)
 
 
-def _problem(pid: str, question: str, gold: list[tuple], k: int, seed: int) -> Problem:
-    steps = [Step(subquestion=q, solution=s, answer=str(v)) for q, s, v in gold]
+def _problem(pid: str, question: str, gold: list[tuple], k: int, config: SyntheticConfig) -> Problem:
+    quoting = config.quote_facts
+    steps = [Step(subquestion=f"{fact} {q}" if quoting and fact else q, solution=s, answer=str(v))
+             for q, s, v, fact in gold]
     return Problem(
         id=pid,
         question=question,
@@ -656,7 +666,7 @@ def _problem(pid: str, question: str, gold: list[tuple], k: int, seed: int) -> P
         answer_type="number",
         gold_steps=steps,
         gold_cot="\n".join(step.solution for step in steps),
-        meta={"num_steps": k, "seed": seed},
+        meta={"num_steps": k, "seed": config.seed},
     )
 
 
