@@ -103,6 +103,24 @@ def test_result_round_trips_through_json(
     assert type(result).model_validate_json(result.model_dump_json()) == result
 
 
+def test_ranking_is_the_within_problem_auc_of_the_scores(problems: list[Problem]) -> None:
+    predictions = [
+        # 2 right x 2 wrong: the right 0.9 beats both wrong, the right 0.3 ties 0.3, loses to 0.5
+        Prediction(id="a", answer="18", samples=["18", "17", "18", "17"], scores=[0.9, 0.5, 0.3, 0.3]),
+        # Every wrong sample above the right one: as a verifier that ranks easy problems high
+        # but not samples within one would do on a hard problem.
+        Prediction(id="b", answer="4", samples=["1200", "4", "4"], scores=[0.1, 0.2, 0.4]),
+        Prediction(id="e", answer="3", samples=["3", "3"], scores=[0.9, 0.8]),  # no wrong sample
+        Prediction(id="d", answer="6", samples=["7", "6"], scores=[None, 0.4]),  # nothing to pair
+    ]
+    sampled = evaluate_predictions(problems, predictions).sampled
+    assert sampled.ranking == pytest.approx(2.5 / 6, abs=1e-4)  # 2.5 of a's 4 and b's 2 pairs
+    assert sampled.ranking_problems == 2
+    assert "AUC 0.417 over the 2 problems" in format_summary(evaluate_predictions(problems, predictions))
+    unscored = evaluate_predictions(problems, [Prediction(id="a", samples=["18", "17"])])
+    assert unscored.sampled.ranking is None and "AUC" not in format_summary(unscored)
+
+
 def test_load_predictions(tmp_path: Path) -> None:
     path = tmp_path / "file.jsonl"
     path.write_text('{"id": "a", "prediction": "#### 18"}\n\n{"id": "b", "extra": 1}\n')

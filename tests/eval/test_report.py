@@ -110,13 +110,14 @@ def test_the_report_shows_the_train_test_overlap_when_it_was_checked(tmp_path):
 def test_ranked_samples_are_read_against_majority_and_pass_at_n(tmp_path):
     ranked = record("socratic+verifier", {2: [True, True, False, False]})
     ranked["sampled"] = {"samples": 8, "majority": 0.25, "any_correct": 0.75, "scoring_cost": 0.125,
+                         "ranking": 0.625, "ranking_problems": 3,
                          "curve": [{"k": k, "majority": 0.25, "any_correct": min(0.75, 0.25 * k),
                                     "best": 0.25 + k / 32} for k in range(1, 9)]}
     run = write_run(tmp_path, "run-v", [record("socratic", {2: [True, False, False, False]}), ranked])
     paths = write_report([run], tmp_path / "report")
     markdown = paths["markdown"].read_text()
     assert paths["accuracy_against_samples"].read_bytes().startswith(b"\x89PNG")
-    assert "| run-v | test | socratic+verifier | 8 | 50.0 | 25.0 | 75.0 | 50% | 12.5% |" in markdown
+    assert "| run-v | test | socratic+verifier | 8 | 50.0 | 25.0 | 75.0 | 50% | 0.62 | 12.5% |" in markdown
     # Rows in method order: each M+verifier right after M.
     assert markdown.index("| socratic |") < markdown.index("| socratic+verifier | scratch")
 

@@ -76,6 +76,13 @@ class SampleResult(BaseModel):
     any_correct: float = Field(description="pass@N: problems with at least one right sample.")
     scoring_cost: float | None = Field(
         default=None, description="With a verifier: its scoring time over the sampling time.")
+    ranking: float | None = Field(
+        default=None, description="With scores: the verifier's within-problem AUC, the share of "
+        "(right, wrong) sample pairs of one problem that it scores right above wrong (a tie is "
+        "half). Best-of-N chooses within a problem, so 0.5 is chance however well the scores "
+        "rank problems by difficulty.")
+    ranking_problems: int | None = Field(
+        default=None, description="Problems with both right and wrong scored samples (`ranking`).")
     curve: list[CurvePoint] = Field(default_factory=list, description="Accuracy against N.")
 
 
@@ -203,7 +210,7 @@ def evaluate_predictions(
     gold = _index_gold(problems)
     first, unknown_ids, duplicate_ids = _first_predictions(predictions, gold)
     items: list[ItemResult] = []
-    hits = []
+    hits, ranked = [], []
     for problem in gold.values():
         prediction = first.get(problem.id)
         if prediction is None:
@@ -212,6 +219,7 @@ def evaluate_predictions(
         correct = answers_match(predicted, problem.answer, problem.answer_type or "text")
         hit = _sample_hits(problem, prediction)
         hits.append(hit)
+        ranked.append(_ranked_pairs(problem, prediction))
         verdicts = {"majority_correct": hit[-1][0], "any_correct": hit[-1][1]} if hit else {}
         items.append(ItemResult(id=problem.id, gold=problem.answer, predicted=predicted,
                                 correct=correct, error=prediction.error,
@@ -236,7 +244,7 @@ def evaluate_predictions(
         errors=sum(item.error is not None for item in items),
         mode=mode,
         items=items,
-        sampled=_sampled(hits, first.values(), len(gold)),
+        sampled=_sampled(hits, ranked, first.values(), len(gold)),
     )
 
 
@@ -260,8 +268,23 @@ def _sample_hits(problem: Problem, prediction: Prediction) -> list[tuple[bool, b
     return hits
 
 
-def _sampled(hits: list[list[tuple[bool, bool, bool | None]]], predictions: Iterable[Prediction],
-             total: int) -> SampleResult | None:
+def _ranked_pairs(problem: Problem, prediction: Prediction) -> tuple[float, int]:
+    """Over the (right, wrong) pairs of a prediction's scored samples: how many the scores
+    order right first (a tie counts half), and how many pairs there are."""
+    if not prediction.samples or not prediction.scores or len(prediction.scores) != len(prediction.samples):
+        return 0.0, 0
+    answer_type = problem.answer_type or "text"
+    scored = [(score, answers_match(answer, problem.answer, answer_type))
+              for answer, score in zip(prediction.samples, prediction.scores, strict=True)
+              if score is not None]
+    right = [score for score, correct in scored if correct]
+    wrong = [score for score, correct in scored if not correct]
+    above = sum((r > w) + 0.5 * (r == w) for r in right for w in wrong)
+    return above, len(right) * len(wrong)
+
+
+def _sampled(hits: list[list[tuple[bool, bool, bool | None]]], ranked: list[tuple[float, int]],
+             predictions: Iterable[Prediction], total: int) -> SampleResult | None:
     hits = [h for h in hits if h]
     if not hits:
         return None
@@ -278,8 +301,11 @@ def _sampled(hits: list[list[tuple[bool, bool, bool | None]]], predictions: Iter
         curve.append(CurvePoint(k=k, majority=sum(m for m, _, _ in at_k) / total,
                                 any_correct=sum(a for _, a, _ in at_k) / total,
                                 best=sum(best) / total if best else None))
+    pairs = sum(count for _, count in ranked)
     return SampleResult(samples=n, majority=curve[-1].majority, any_correct=curve[-1].any_correct,
                         scoring_cost=round(scoring / sampling, 4) if timed and sampling > 0 else None,
+                        ranking=round(sum(above for above, _ in ranked) / pairs, 4) if pairs else None,
+                        ranking_problems=sum(count > 0 for _, count in ranked) if pairs else None,
                         curve=curve)
 
 
@@ -300,4 +326,7 @@ def format_summary(result: EvalResult) -> str:
                    _ids("duplicate ids", result.duplicate_ids)]),
         *([f"over the {sampled.samples} samples: majority {100 * sampled.majority:.1f}%, "
            f"pass@{sampled.samples} {100 * sampled.any_correct:.1f}%"] if sampled else []),
+        *([f"verifier within problems: AUC {sampled.ranking:.3f} over the "
+           f"{sampled.ranking_problems} problems with right and wrong samples (0.5 is chance)"]
+          if sampled and sampled.ranking is not None else []),
     ])

@@ -40,8 +40,10 @@ OVERLAP_NOTE = ("A training problem shares a run of words with a split when some
 
 SAMPLED_NOTE = ("majority: the most common answer of the same N samples; pass@N: problems with "
                 "a right answer among them, the most any choice could reach; gap closed: "
-                "(chosen - majority) / (pass@N - majority); scoring / sampling time: the "
-                "verifier's cost beside the students'.")
+                "(chosen - majority) / (pass@N - majority); within-problem AUC: of the pairs of "
+                "a right and a wrong sample of one problem, the share the verifier scores right "
+                "first (0.5 is chance); scoring / sampling time: the verifier's cost beside the "
+                "students'.")
 
 
 def collect(sources: list[Path]) -> list[dict[str, Any]]:
@@ -109,7 +111,7 @@ def sampled_table(rows: list[dict[str, Any]]) -> list[list[str]]:
     """For every row that chose among N samples: its accuracy against majority vote and pass@N
     over the very same samples, and the share of the gap between the two that it closed."""
     table = [["run", "split", "method", "N", "chosen %", "majority %", "pass@N %", "gap closed",
-              "scoring / sampling time"]]
+              "within-problem AUC", "scoring / sampling time"]]
     for row in rows:
         sampled = row.get("sampled")
         if not sampled:
@@ -119,6 +121,7 @@ def sampled_table(rows: list[dict[str, Any]]) -> list[list[str]]:
         table.append([row["run"], row["split"], row["method"], str(sampled["samples"]),
                       _pct(row["accuracy"]), _pct(sampled["majority"]),
                       _pct(sampled["any_correct"]), closed,
+                      "–" if sampled.get("ranking") is None else f"{sampled['ranking']:.2f}",
                       "–" if sampled.get("scoring_cost") is None else f"{_pct(sampled['scoring_cost'])}%"])
     return table if len(table) > 1 else []
 
