@@ -22,8 +22,8 @@ from statistics import NormalDist, median
 
 from socratic_distill.cli import load_dataset_arg
 from socratic_distill.errors import UserError
-from socratic_distill.eval.answers import answers_match, majority_vote, normalize_answer
-from socratic_distill.eval.evaluate import load_predictions
+from socratic_distill.eval.answers import answers_match, majority_vote
+from socratic_distill.eval.evaluate import judge_samples, load_predictions
 
 AUCS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
 
@@ -36,9 +36,8 @@ def judged_samples(problems, predictions) -> list[tuple[list[bool], bool]]:
         problem = by_id.get(prediction.id)
         if problem is None or not prediction.samples:
             continue
+        answers, right = judge_samples(problem, prediction)
         kind = problem.answer_type or "text"
-        answers = [None if a is None else normalize_answer(a, kind)[0] for a in prediction.samples]
-        right = [answers_match(answer, problem.answer, kind) for answer in answers]
         judged.append((right, answers_match(majority_vote(answers), problem.answer, kind)))
     return judged
 

@@ -248,14 +248,21 @@ def evaluate_predictions(
     )
 
 
+def judge_samples(problem: Problem, prediction: Prediction) -> tuple[list[str | None], list[bool]]:
+    """A prediction's sample answers, normalised as majority vote compares them, and which of
+    them are right."""
+    answer_type = problem.answer_type or "text"
+    answers = [None if a is None else normalize_answer(a, answer_type)[0] for a in prediction.samples or []]
+    return answers, [answers_match(answer, problem.answer, answer_type) for answer in answers]
+
+
 def _sample_hits(problem: Problem, prediction: Prediction) -> list[tuple[bool, bool, bool | None]]:
     """For each k of 1..N, over the first k samples: is the majority right, is any right, is
     the best-scored right (None without scores)."""
     if not prediction.samples or len(prediction.samples) < 2:
         return []
+    answers, right = judge_samples(problem, prediction)
     answer_type = problem.answer_type or "text"
-    answers = [None if a is None else normalize_answer(a, answer_type)[0] for a in prediction.samples]
-    right = [answers_match(answer, problem.answer, answer_type) for answer in answers]
     scores = prediction.scores if prediction.scores and len(prediction.scores) == len(right) else None
     hits = []
     for k in range(1, len(right) + 1):
@@ -273,9 +280,8 @@ def _ranked_pairs(problem: Problem, prediction: Prediction) -> tuple[float, int]
     order right first (a tie counts half), and how many pairs there are."""
     if not prediction.samples or not prediction.scores or len(prediction.scores) != len(prediction.samples):
         return 0.0, 0
-    answer_type = problem.answer_type or "text"
-    scored = [(score, answers_match(answer, problem.answer, answer_type))
-              for answer, score in zip(prediction.samples, prediction.scores, strict=True)
+    scored = [(score, correct) for score, correct
+              in zip(prediction.scores, judge_samples(problem, prediction)[1], strict=True)
               if score is not None]
     right = [score for score, correct in scored if correct]
     wrong = [score for score, correct in scored if not correct]
