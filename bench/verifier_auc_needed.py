@@ -22,31 +22,23 @@ from statistics import NormalDist, median
 
 from socratic_distill.cli import load_dataset_arg
 from socratic_distill.errors import UserError
-from socratic_distill.eval.answers import answers_match, majority_vote
-from socratic_distill.eval.evaluate import judge_samples, load_predictions
+from socratic_distill.eval.evaluate import evaluate_predictions, judge_samples, load_predictions
 
 AUCS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
 
 
-def judged_samples(problems, predictions) -> list[tuple[list[bool], bool]]:
-    """Per problem with samples: which samples are right, and whether their majority is."""
+def judged_samples(problems, predictions) -> list[list[bool]]:
+    """Per problem with samples: which of its samples are right."""
     by_id = {problem.id: problem for problem in problems}
-    judged = []
-    for prediction in predictions:
-        problem = by_id.get(prediction.id)
-        if problem is None or not prediction.samples:
-            continue
-        answers, right = judge_samples(problem, prediction)
-        kind = problem.answer_type or "text"
-        judged.append((right, answers_match(majority_vote(answers), problem.answer, kind)))
-    return judged
+    return [judge_samples(by_id[prediction.id], prediction)[1] for prediction in predictions
+            if prediction.id in by_id and prediction.samples]
 
 
 def best_of_n(judged, auc: float, total: int, rng: random.Random) -> float:
     """Accuracy over `total` problems when each picks its best-scored sample at this AUC."""
     shift = 2 ** 0.5 * NormalDist().inv_cdf(auc) if auc > 0.5 else 0.0
     hits = 0
-    for right, _ in judged:
+    for right in judged:
         scores = [rng.gauss(shift if ok else 0.0, 1.0) for ok in right]
         hits += right[max(range(len(right)), key=scores.__getitem__)]
     return hits / total
@@ -70,16 +62,16 @@ def main() -> None:
     args = parser.parse_args()
     try:
         problems = load_dataset_arg(args.dataset, args.limit, args.data_dir, args.dataset_option)
-        judged = judged_samples(problems, load_predictions(args.predictions))
+        predictions = load_predictions(args.predictions)
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
-    if not judged:
+    sampled = evaluate_predictions(problems, predictions).sampled  # majority and pass@N, as evaluate
+    if sampled is None:
         print(f"error: {args.predictions}: no predictions with samples", file=sys.stderr)
         sys.exit(2)
-    total = len(problems)
-    majority = sum(hit for _, hit in judged) / total
-    passed = sum(any(right) for right, _ in judged) / total
+    judged, total = judged_samples(problems, predictions), len(problems)
+    majority, passed = sampled.majority, sampled.any_correct
     print(f"{len(judged)} problems; majority {100 * majority:.1f}%, pass@N {100 * passed:.1f}%")
     print("| within-problem AUC | best of N | gap closed |\n|---:|---:|---:|")
     for auc, accuracy in table(judged, total, args.repeats, args.seed):

@@ -217,9 +217,10 @@ def evaluate_predictions(
             continue
         predicted = predicted_answer(problem, prediction, mode)
         correct = answers_match(predicted, problem.answer, problem.answer_type or "text")
-        hit = _sample_hits(problem, prediction)
+        answers, right = judge_samples(problem, prediction)
+        hit = _sample_hits(problem, prediction, answers, right)
         hits.append(hit)
-        ranked.append(_ranked_pairs(problem, prediction))
+        ranked.append(_ranked_pairs(prediction, right))
         verdicts = {"majority_correct": hit[-1][0], "any_correct": hit[-1][1]} if hit else {}
         items.append(ItemResult(id=problem.id, gold=problem.answer, predicted=predicted,
                                 correct=correct, error=prediction.error,
@@ -256,12 +257,12 @@ def judge_samples(problem: Problem, prediction: Prediction) -> tuple[list[str | 
     return answers, [answers_match(answer, problem.answer, answer_type) for answer in answers]
 
 
-def _sample_hits(problem: Problem, prediction: Prediction) -> list[tuple[bool, bool, bool | None]]:
-    """For each k of 1..N, over the first k samples: is the majority right, is any right, is
-    the best-scored right (None without scores)."""
-    if not prediction.samples or len(prediction.samples) < 2:
+def _sample_hits(problem: Problem, prediction: Prediction, answers: list[str | None],
+                 right: list[bool]) -> list[tuple[bool, bool, bool | None]]:
+    """For each k of 1..N, over the first k samples (`judge_samples`'s answers and verdicts):
+    is the majority right, is any right, is the best-scored right (None without scores)."""
+    if len(right) < 2:
         return []
-    answers, right = judge_samples(problem, prediction)
     answer_type = problem.answer_type or "text"
     scores = prediction.scores if prediction.scores and len(prediction.scores) == len(right) else None
     hits = []
@@ -275,13 +276,13 @@ def _sample_hits(problem: Problem, prediction: Prediction) -> list[tuple[bool, b
     return hits
 
 
-def _ranked_pairs(problem: Problem, prediction: Prediction) -> tuple[float, int]:
-    """Over the (right, wrong) pairs of a prediction's scored samples: how many the scores
-    order right first (a tie counts half), and how many pairs there are."""
-    if not prediction.samples or not prediction.scores or len(prediction.scores) != len(prediction.samples):
+def _ranked_pairs(prediction: Prediction, right: list[bool]) -> tuple[float, int]:
+    """Over the (right, wrong) pairs of a prediction's scored samples (`right`: which samples
+    are right): how many the scores order right first (a tie counts half), and how many pairs
+    there are."""
+    if not right or not prediction.scores or len(prediction.scores) != len(right):
         return 0.0, 0
-    scored = [(score, correct) for score, correct
-              in zip(prediction.scores, judge_samples(problem, prediction)[1], strict=True)
+    scored = [(score, correct) for score, correct in zip(prediction.scores, right, strict=True)
               if score is not None]
     right = [score for score, correct in scored if correct]
     wrong = [score for score, correct in scored if not correct]
