@@ -121,7 +121,7 @@ def _right(problem):
     return socratic_layout(problem.question, problem.gold_steps).text.split("\n", 1)[1]
 
 
-def _train_verifier(root, flipped=False):
+def _train_verifier(root, flipped=False, **settings):
     """A scratch:tiny verifier trained on 48 problems' right and planted wrong samples; with
     `flipped` the labels are swapped (the planted sample carries the gold answer)."""
     from socratic_distill.train import TrainConfig, train_student
@@ -137,7 +137,7 @@ def _train_verifier(root, flipped=False):
     counts = build_verifier_set(root / "samples.jsonl", root / "sets", problems)
     assert (counts["right"], counts["wrong"]) == (48, 48)
     config = TrainConfig(max_steps=60, batch_size=16, learning_rate=3e-3, validation_fraction=0,
-                         save_steps=1000, logging_steps=20)
+                         save_steps=1000, logging_steps=20, **settings)
     return train_student("verifier", root / "sets", "scratch:tiny", root / "verifier", config)
 
 
@@ -164,6 +164,34 @@ def test_a_tiny_verifier_ranks_a_right_sample_above_a_planted_wrong_one(tiny_ver
     # The ranking comes from the labels, not from the texts' shapes: swapped labels swap it.
     right, wrong = _held_out_scores(_train_verifier(tmp_path, flipped=True))
     assert all(good < bad for good, bad in zip(right, wrong, strict=True)), (right, wrong)
+
+
+def test_a_verifier_trained_on_pairs_ranks_within_a_problem(tmp_path):
+    verifier = _train_verifier(tmp_path, verifier_loss="pairs")
+    student = json.loads((verifier / "student.json").read_text())
+    assert student["config"]["verifier_loss"] == "pairs" and student["data"]["pairs"] == 48
+    right, wrong = _held_out_scores(verifier)
+    assert all(good > bad for good, bad in zip(right, wrong, strict=True)), (right, wrong)
+
+
+def test_pairs_need_a_verifier_set_with_mixed_problems_and_one_verdict_each(tiny_verifier, tmp_path):
+    from socratic_distill.train import TrainConfig, train_student
+
+    pairs = TrainConfig(max_steps=1, verifier_loss="pairs", validation_fraction=0)
+    sets = tiny_verifier.parent / "sets"
+    with pytest.raises(UserError, match="task `cot` has none"):
+        train_student("cot", sets.parent / "nothing", "scratch:tiny", tmp_path / "cot", pairs)
+    examples = read_jsonl(sets / "verifier.jsonl", TrainingExample)
+    right_only = tmp_path / "right"
+    write_jsonl(right_only / "verifier.jsonl", [e for e in examples if e.text.endswith(" yes\n")])
+    with pytest.raises(UserError, match=r"verifier\.jsonl: no training problem has both"):
+        train_student("verifier", right_only, "scratch:tiny", tmp_path / "out", pairs)
+    stepwise = tmp_path / "steps"
+    write_jsonl(stepwise / "verifier.jsonl",
+                [e.model_copy(update={"verdicts": "steps"}) for e in examples])
+    with pytest.raises(UserError, match="one verdict per solution"):
+        train_student("verifier", stepwise, "scratch:tiny", tmp_path / "out", pairs)
+    assert not (tmp_path / "out").exists()
 
 
 def test_students_and_verifiers_are_not_interchangeable(tiny_verifier, tmp_path):

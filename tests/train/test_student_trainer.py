@@ -69,3 +69,23 @@ def test_only_right_padded_masks_are_dropped():
     assert is_right_padded(right)
     assert not is_right_padded(left)  # a left-padded batch keeps its mask
     assert not is_right_padded(None)
+
+
+def test_the_pairwise_loss_ranks_right_sides_above_wrong_ones():
+    from types import SimpleNamespace
+
+    from socratic_distill.train.student_trainer import pairwise_verdict_loss
+
+    yes, no = 3, 5
+    logits = torch.zeros(4, 8)  # rows: right of pair 1, right of pair 2, wrong 1, wrong 2
+    logits[0, yes], logits[2, no] = 2.0, 1.0  # pair 1: margins 2 against -1
+    outputs = SimpleNamespace(logits=logits)
+    loss = pairwise_verdict_loss(outputs, None, verdicts=(yes, no))
+    pair1, pair2 = torch.nn.functional.softplus(torch.tensor([-3.0, 0.0]))
+    assert loss.item() == pytest.approx((pair1 + pair2).item() / 2)
+    assert pair2.item() == pytest.approx(torch.log(torch.tensor(2.0)).item())  # a tie: log 2
+    # Over an accumulated step of 4 pairs (8 trained tokens) each batch adds its share.
+    assert pairwise_verdict_loss(outputs, None, 8, verdicts=(yes, no)).item() == pytest.approx(
+        loss.item() / 2)
+    swapped = SimpleNamespace(logits=torch.cat([logits[2:], logits[:2]]))
+    assert pairwise_verdict_loss(swapped, None, verdicts=(yes, no)) > loss

@@ -14,11 +14,13 @@ from socratic_distill.schemas import TrainingExample
 from socratic_distill.train.data import (
     IGNORE_INDEX,
     PadCollator,
+    PairCollator,
     padding_fraction,
     read_training_set,
     split_examples,
     tokenize_example,
     tokenize_examples,
+    verdict_pairs,
 )
 from socratic_distill.train.models import train_scratch_tokenizer
 
@@ -165,3 +167,45 @@ def test_length_grouped_sampler_keeps_padding_low_on_a_small_set():
     stock = get_length_grouped_indices(lengths, 8, generator=torch.Generator().manual_seed(0))
     theirs = [stock[i : i + 8] for i in range(0, 70, 8)]
     assert padding_fraction(lengths, ours) < 0.5 * padding_fraction(lengths, theirs)
+
+
+def _verdict_example(problem: str, solution: str, right: bool) -> TrainingExample:
+    prompt = f"Question: {problem}\n{solution}\nVerdict:"
+    verdict = " yes\n" if right else " no\n"
+    return TrainingExample(id=problem, task="verifier", text=prompt + verdict,
+                           loss_spans=[(len(prompt), len(prompt) + len(verdict))],
+                           format_version=FORMAT_VERSION)
+
+
+def test_verdict_pairs_match_every_right_solution_with_every_wrong_one_of_its_problem():
+    examples = [
+        _verdict_example("What is 2 plus 3?", "A: 5", True),
+        _verdict_example("What is 2 plus 3?", "A: 2 + 3 = 5", True),
+        _verdict_example("What is 2 plus 3?", "A: 6", False),
+        _verdict_example("What is 4 plus 1?", "A: 5", True),  # no wrong one: no pair
+        _verdict_example("What is 1 plus 1?", "A: 3", False),  # no right one: no pair
+    ]
+    tokenizer = train_scratch_tokenizer([e.text for e in examples] * 20, vocab_size=300)
+    verdicts = tuple(tokenizer(f" {word}", add_special_tokens=False)["input_ids"][0]
+                     for word in ("yes", "no"))
+    pairs = verdict_pairs(examples, tokenizer, 64, verdicts)
+    assert len(pairs) == 2
+    chosen = {tokenizer.decode(pair["input_ids"]) for pair in pairs}
+    assert all("2 plus 3" in text for text in chosen) and len(chosen) == 2
+    for pair in pairs:
+        for side, verdict in (("", verdicts[0]), ("rejected_", verdicts[1])):
+            labels = pair[f"{side}labels"]
+            trained = [i for i, label in enumerate(labels) if label != IGNORE_INDEX]
+            assert len(trained) == 1  # the verdict token alone: not its newline, not eos
+            assert labels[trained[0]] == pair[f"{side}input_ids"][trained[0]] == verdict
+
+    batch = PairCollator(tokenizer.pad_token_id)(pairs)
+    assert batch["input_ids"].shape[0] == 4  # right sides first, then their wrong ones
+    rows = (batch["labels"] != IGNORE_INDEX).nonzero()[:, 0].tolist()
+    assert rows == [0, 1, 2, 3]
+    assert batch["labels"][2:].max().item() == verdicts[1]
+
+    short = verdict_pairs(examples, tokenizer, 3, verdicts)  # left-truncated: the verdicts stay
+    assert len(short) == 2 and all(len(pair["input_ids"]) == 3 for pair in short)
+    with pytest.raises(UserError, match="What is 2 plus 3.*no ` yes` or ` no` verdict"):
+        verdict_pairs(examples, tokenizer, 64, verdicts[::-1][:1] + (-1,))

@@ -57,6 +57,13 @@ class TrainConfig(BaseModel):
         "the model's own. Llama-style models (SmolLM2, scratch:*:llama) train without dropout. "
         "At scratch:tiny's size dropout costs 30% of the training speed (BENCHMARKS.md).",
     )
+    verifier_loss: Literal["verdict", "pairs"] = Field(
+        default="verdict",
+        description="Task verifier only. verdict: learn each solution's yes or no. pairs: learn to "
+        "score a right solution above a wrong one of the same problem (a Bradley-Terry loss on "
+        "the verdict's log-odds, as reward models learn from preference pairs), so that how easy "
+        "a problem is cannot stand in for the solution; needs one verdict per solution.",
+    )
     lora: bool = Field(default=False, description="Train LoRA adapters (merged into the weights at the end).")
     lora_r: int = Field(default=16, ge=1, description="LoRA rank.")
     lora_alpha: int = Field(default=32, ge=1, description="LoRA scaling numerator (alpha / r).")

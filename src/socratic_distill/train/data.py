@@ -168,6 +168,49 @@ class PadCollator:
         return {"input_ids": input_ids, "labels": labels, "attention_mask": attention_mask}
 
 
+def verdict_pairs(
+    examples: Sequence[TrainingExample], tokenizer: Any, max_length: int, verdicts: tuple[int, int]
+) -> list[dict[str, list[int]]]:
+    """Every (right, wrong) pair of verifier examples of one problem, as one feature each.
+
+    `verdicts` are the token ids of ` yes` and ` no`. Each side keeps its end (the verdict, as
+    in `tokenize_examples(keep_end=True)`) and trains only its verdict token, whose logits the
+    pairwise loss compares; the right side is `input_ids`, the wrong one `rejected_input_ids`.
+    """
+    yes, no = verdicts
+    sides: dict[str, tuple[list, list]] = {}
+    for example in examples:
+        feature = tokenize_example(example, tokenizer, max_length, keep_end=True)
+        trained = [i for i, label in enumerate(feature["labels"]) if label != IGNORE_INDEX]
+        if not trained or feature["labels"][trained[0]] not in verdicts:
+            raise UserError(f"example `{example.id}`: no ` yes` or ` no` verdict to rank pairs by "
+                            f"within {max_length} tokens")
+        verdict = feature["labels"][trained[0]]
+        labels = [IGNORE_INDEX] * len(feature["labels"])
+        labels[trained[0]] = verdict
+        right, wrong = sides.setdefault(example.id, ([], []))
+        (right if verdict == yes else wrong).append({"input_ids": feature["input_ids"], "labels": labels})
+    return [
+        {**chosen, "rejected_input_ids": rejected["input_ids"], "rejected_labels": rejected["labels"]}
+        for right, wrong in sides.values()
+        for chosen in right
+        for rejected in wrong
+    ]
+
+
+@dataclass
+class PairCollator:
+    """A batch of pairs as 2 x pairs rows: every right side, then every wrong one, right-padded."""
+
+    pad_token_id: int
+
+    def __call__(self, features: list[dict[str, list[int]]]) -> dict[str, Any]:
+        rejected = [{"input_ids": f["rejected_input_ids"], "labels": f["rejected_labels"]}
+                    for f in features]
+        chosen = [{"input_ids": f["input_ids"], "labels": f["labels"]} for f in features]
+        return PadCollator(self.pad_token_id)(chosen + rejected)
+
+
 def padding_fraction(lengths: Sequence[int], batches: Sequence[Sequence[int]]) -> float:
     """Share of the computed positions that are padding, for batches given as index lists."""
     real = sum(lengths[i] for batch in batches for i in batch)

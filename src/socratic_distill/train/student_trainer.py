@@ -15,6 +15,10 @@ Three departures from the stock Trainer, each measured on SmolLM2-135M on CPU:
    is computed, so its token counts stay exact.
 3. Batches come from `data.LengthGroupedSampler`, which keeps padding low on small sets too.
 
+A verifier trained on pairs (`verifier_loss: pairs`) uses the same machinery with
+`pairwise_verdict_loss`: each row trains only its verdict token, so the hook leaves one logit
+row per solution.
+
 The hook runs inside the model's own forward, so DDP, FSDP, LoRA (peft leaves the output
 layer alone) and accelerate's autocast see an ordinary forward pass, and the Trainer's own
 normalisation (tokens across accumulation steps and devices) applies unchanged because the
@@ -54,9 +58,27 @@ def selected_token_loss(outputs: Any, labels: Any, num_items_in_batch: Any = Non
     return loss / (num_items_in_batch if num_items_in_batch is not None else max(targets.numel(), 1))
 
 
+def pairwise_verdict_loss(outputs: Any, labels: Any, num_items_in_batch: Any = None, *,
+                          verdicts: tuple[int, int]) -> Any:
+    """-log sigmoid(margin of the right side - margin of the wrong side), summed over the pairs
+    of a `PairCollator` batch (right rows first) and divided by the pairs in the optimiser step.
+
+    A side's margin is logit(` yes`) - logit(` no`) at its one trained position: the log-odds
+    whose sigmoid is the score `infer.verifier` reads. Each pair trains two tokens, so half the
+    Trainer's token count is the pairs of the whole accumulated step.
+    """
+    import torch.nn.functional as F
+
+    yes, no = verdicts
+    logits = outputs.logits.float()
+    right, wrong = (logits[:, yes] - logits[:, no]).chunk(2)
+    pairs = num_items_in_batch / 2 if num_items_in_batch is not None else right.numel()
+    return F.softplus(wrong - right).sum() / pairs
+
+
 class StudentTrainer(Trainer):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, compute_loss_func=selected_token_loss, **kwargs)
+    def __init__(self, *args: Any, loss_func: Any = selected_token_loss, **kwargs: Any) -> None:
+        super().__init__(*args, compute_loss_func=loss_func, **kwargs)
         self._positions = None
         self.model.get_output_embeddings().register_forward_pre_hook(self._keep_trained_positions)
 

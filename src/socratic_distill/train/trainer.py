@@ -26,9 +26,11 @@ from socratic_distill.train.arguments import build_training_args
 from socratic_distill.train.config import TrainConfig
 from socratic_distill.train.data import (
     PadCollator,
+    PairCollator,
     read_training_set,
     split_examples,
     tokenize_examples,
+    verdict_pairs,
 )
 from socratic_distill.train.models import count_parameters, load_student, set_dropout
 from socratic_distill.train.outdir import (
@@ -69,6 +71,8 @@ def train_student(
     examples = read_training_set(data_path, task)
     verdicts = _verdicts(examples, data_path) if task == VERIFIER_TASK else None
     train_examples, val_examples = split_examples(examples, config.validation_fraction, config.seed)
+    if config.verifier_loss == "pairs":
+        _check_pairs(data_path, verdicts, train_examples, val_examples)
     scratch = model_spec.startswith("scratch:")
     if scratch and config.lora:
         raise UserError("`lora` needs a pretrained model; a scratch model trains all its weights")
@@ -97,6 +101,9 @@ def train_student(
         data_path, train_examples, val_examples, tokenizer, max_length,
         keep_end=task == VERIFIER_TASK,
     )
+    if config.verifier_loss == "pairs":
+        train_features, val_features = _pair_features(
+            train_examples, val_examples, tokenizer, max_length)
 
     # 4. Train. Every full-weight checkpoint is a student too (for learning curves).
     metadata = {
@@ -106,6 +113,7 @@ def train_student(
         "base_model": model_spec,
         "data": {"path": str(data_path), "sha256": run["data_sha256"], "examples": len(examples)}
         | {"validation_examples": len(val_features)}
+        | ({"pairs": len(train_features)} if config.verifier_loss == "pairs" else {})
         | asdict(stats, dict_factory=lambda items: {k: v for k, v in items if k != "dropped_ids"}),
         "config": config.model_dump(mode="json")
         | {"learning_rate": args.learning_rate, "bf16": args.bf16, "max_length": max_length},
@@ -137,6 +145,33 @@ def _verdicts(examples: list, data_path: Path) -> str:
     return kinds.pop()
 
 
+def _check_pairs(data_path: Path, verdicts: str | None, train_examples, val_examples) -> None:
+    """Refuse, before any model loads, a set that gives `verifier_loss: pairs` nothing to rank."""
+    if verdicts != "solution":
+        raise UserError("verifier_loss `pairs` needs one verdict per solution; build the set "
+                        "again without --verifier-stepwise")
+    for side, examples in (("training", train_examples), ("validation", val_examples)):
+        labels: dict[str, set[str]] = {}
+        for example in examples:
+            start, end = example.loss_spans[-1]
+            labels.setdefault(example.id, set()).add(example.text[start:end].strip())
+        if examples and not any(len(found) > 1 for found in labels.values()):
+            raise UserError(f"{data_path}: no {side} problem has both a right and a wrong solution "
+                            "to rank (verifier_loss `pairs`); sample more problems or change "
+                            "validation_fraction")
+
+
+def _pair_features(train_examples, val_examples, tokenizer, max_length):
+    """Right-against-wrong pairs of each side of the split (`data.verdict_pairs`)."""
+    from socratic_distill.infer.verifier import verdict_token_ids
+
+    verdicts = verdict_token_ids(tokenizer)
+    train_pairs = verdict_pairs(train_examples, tokenizer, max_length, verdicts)
+    val_pairs = verdict_pairs(val_examples, tokenizer, max_length, verdicts)
+    val_pairs.sort(key=lambda feature: len(feature["input_ids"]))
+    return train_pairs, val_pairs
+
+
 def _features(data_path, train_examples, val_examples, tokenizer, max_length, keep_end=False):
     """Token features of both sides of the split; refuse a side left with nothing to train on."""
     train_features, stats = tokenize_examples(train_examples, tokenizer, max_length, keep_end)
@@ -155,6 +190,8 @@ def _features(data_path, train_examples, val_examples, tokenizer, max_length, ke
 def _resolve_task(task: str, config: TrainConfig) -> TrainConfig:
     if config.task is not None and config.task != task:
         raise UserError(f"config `task` is `{config.task}` but training was asked for `{task}`")
+    if config.verifier_loss == "pairs" and task != VERIFIER_TASK:
+        raise UserError(f"verifier_loss `pairs` ranks verifier solutions; task `{task}` has none")
     return config.model_copy(update={"task": task})
 
 
@@ -189,12 +226,23 @@ def _make_trainer(model, tokenizer, args, train_features, val_features, config, 
     extra = list(callbacks or [])
     if val_features and config.early_stopping_patience:
         extra.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))
+    if config.verifier_loss == "pairs":
+        from functools import partial
+
+        from socratic_distill.infer.verifier import verdict_token_ids
+        from socratic_distill.train.student_trainer import pairwise_verdict_loss
+
+        loss = {"loss_func": partial(pairwise_verdict_loss, verdicts=verdict_token_ids(tokenizer))}
+        collator = PairCollator(tokenizer.pad_token_id)
+    else:
+        loss, collator = {}, PadCollator(tokenizer.pad_token_id)
     return StudentTrainer(
         model=model,
         args=args,
         train_dataset=train_features,
         eval_dataset=val_features or None,
-        data_collator=PadCollator(tokenizer.pad_token_id),
+        data_collator=collator,
+        **loss,
         processing_class=tokenizer,
         callbacks=extra,
     )
