@@ -193,3 +193,12 @@ def test_run_prints_each_target_beside_what_was_measured(tmp_path):
     assert targets[0].split()[:2] == ["answer", "test"] and targets[0].endswith("aim 0%  reached")
     # Two training steps do not solve every problem.
     assert targets[1].split()[:2] == ["cot", "test"] and targets[1].endswith("not reached")
+
+
+def test_train_refuses_a_verifier_loss_that_cannot_apply(tmp_path):
+    for value, message in (("pairs", "task `cot` has none"), ("bogus", "verifier_loss")):
+        result = cli("train", "--task", "cot", "--data", tmp_path, "--model", "scratch:tiny",
+                     "--out", tmp_path / "out", "--verifier-loss", value)
+        assert result.returncode == 2 and message in result.stderr, result.stderr
+        assert result.stderr.strip().count("\n") == 0
+    assert not (tmp_path / "out").exists()

@@ -254,7 +254,7 @@ def build(
 
 @app.command()
 def train(
-    task: Annotated[str, typer.Option(help="answer, cot, unified, qg or qa.")],
+    task: Annotated[str, typer.Option(help="answer, cot, unified, qg, qa or verifier.")],
     data: Annotated[Path, typer.Option(help="Directory written by `build`.")],
     model: Annotated[str, typer.Option(
         help="HF id, local dir, .gguf file, or scratch:tiny|small|base[:gpt2|llama].")],
@@ -267,6 +267,9 @@ def train(
     lora: Annotated[bool, typer.Option(help="Train LoRA adapters (merged at the end).")] = False,
     validation_fraction: Annotated[float | None, typer.Option(help="Held out for early stopping.")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed.")] = None,
+    verifier_loss: Annotated[str | None, typer.Option(
+        help="Task verifier: verdict (each solution's yes or no) or pairs (a problem's right "
+        "solutions ranked above its wrong ones).")] = None,
     report_to: Annotated[str | None, typer.Option(help="none, tensorboard or wandb.")] = None,
     config: Annotated[Path | None, typer.Option(help="YAML of TrainConfig fields; flags win.")] = None,
     resume: Annotated[bool, typer.Option(help="Continue from the last checkpoint in --out.")] = False,
@@ -282,6 +285,7 @@ def train(
         "epochs": epochs, "max_steps": max_steps, "learning_rate": learning_rate,
         "batch_size": batch_size, "grad_accum": grad_accum, "lora": lora or None,
         "validation_fraction": validation_fraction, "seed": seed, "report_to": report_to,
+        "verifier_loss": verifier_loss,
     }.items() if v is not None})
     settings = validated(TrainConfig, fields, str(config or "train"))
     path = train_student(task, data, model, out, settings, resume=resume)

@@ -101,9 +101,11 @@ def train_student(
         data_path, train_examples, val_examples, tokenizer, max_length,
         keep_end=task == VERIFIER_TASK,
     )
+    counts = {"validation_examples": len(val_features)}
     if config.verifier_loss == "pairs":
         train_features, val_features = _pair_features(
             train_examples, val_examples, tokenizer, max_length)
+        counts |= {"pairs": len(train_features), "validation_pairs": len(val_features)}
 
     # 4. Train. Every full-weight checkpoint is a student too (for learning curves).
     metadata = {
@@ -112,8 +114,7 @@ def train_student(
         "format_version": examples[0].format_version,
         "base_model": model_spec,
         "data": {"path": str(data_path), "sha256": run["data_sha256"], "examples": len(examples)}
-        | {"validation_examples": len(val_features)}
-        | ({"pairs": len(train_features)} if config.verifier_loss == "pairs" else {})
+        | counts
         | asdict(stats, dict_factory=lambda items: {k: v for k, v in items if k != "dropped_ids"}),
         "config": config.model_dump(mode="json")
         | {"learning_rate": args.learning_rate, "bf16": args.bf16, "max_length": max_length},
