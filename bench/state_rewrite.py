@@ -28,6 +28,7 @@ from pathlib import Path
 
 from socratic_distill.calculator import ANSWER_MARK
 from socratic_distill.data.registry import load_problems
+from socratic_distill.data.synthetic import quoted_fact, sentences
 from socratic_distill.formats import (
     END_MARKER,
     FORMAT_VERSION,
@@ -41,12 +42,7 @@ from socratic_distill.infer.engine import Dialogue
 from socratic_distill.jsonl import write_jsonl
 from socratic_distill.schemas import Prediction, Problem, Step, TrainingExample
 
-SENTENCE_END = re.compile(r"(?<=[.?!])\s+")
 WORKING = re.compile(r"\S+ = <<[^>]*>>")  # `14*2 = <<14*2=28>>`: what the value sentence drops
-
-
-def sentences(text: str) -> list[str]:
-    return [part for part in SENTENCE_END.split(" ".join(text.split())) if part]
 
 
 def found_sentence(step: Step) -> str:
@@ -58,16 +54,16 @@ def found_sentence(step: Step) -> str:
 def rewrite(state: str, step: Step) -> str | None:
     """`state` with the sentence `step` quotes replaced by what it found, and the question
     dropped once the step asks it; None when the quote is not a sentence of `state`."""
-    asked = sentences(step.subquestion)
+    asked, fact = sentences(step.subquestion), quoted_fact(step.subquestion)
     found = found_sentence(step)
     parts = sentences(state)
     if not parts or not asked or not found:
         return None
-    quote, question = asked[0], asked[-1]
+    quote = fact or asked[-1]  # a step that only asks resolves the question itself
     if quote not in parts:
         return None
     parts[parts.index(quote)] = found
-    if len(asked) > 1 and parts[-1] == question:  # the fact resolved was the question's own
+    if fact and parts[-1] == asked[-1]:  # the fact resolved was the question's own
         parts.pop()
     return " ".join(parts)
 

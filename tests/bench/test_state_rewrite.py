@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from socratic_distill.data.registry import load_problems
+from socratic_distill.data.synthetic import sentences
 from socratic_distill.formats import END_MARKER, header
 from socratic_distill.schemas import Step
 
@@ -45,9 +46,9 @@ def test_training_texts_walk_the_gold_steps_to_an_end(split):
         assert last.endswith(f"Q: {END_MARKER}\n")
         # The end shows what the last step found, and nothing is left to compute.
         assert state_rewrite.found_sentence(problem.gold_steps[-1]) in last
-        state = state_rewrite.sentences(last.split("\n")[0])
+        state = sentences(last.split("\n")[0])
         for step in problem.gold_steps:  # every quoted fact is written in by now
-            assert state_rewrite.sentences(step.subquestion)[0] not in state
+            assert sentences(step.subquestion)[0] not in state
         for example in examples[:-1]:
             trained = "".join(example.text[start:end] for start, end in example.loss_spans)
             assert trained.startswith("Q: ") and "#### " in trained

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import re
 import zlib
 from collections.abc import Iterator
 from typing import Any, NamedTuple
@@ -653,6 +654,20 @@ def generate(split: str, config: SyntheticConfig) -> Iterator[Problem]:
         question, gold = candidate
         yield _problem(f"synthetic-{split}-{len(seen)}", question, gold, k, config)
         seen.add(question)
+
+
+SENTENCE_END = re.compile(r"(?<=[.?!])\s+")
+
+
+def sentences(text: str) -> list[str]:
+    """A story's sentences, as `quote_facts` quotes them."""
+    return [part for part in SENTENCE_END.split(" ".join(text.split())) if part]
+
+
+def quoted_fact(subquestion: str) -> str | None:
+    """The story sentence that a `quote_facts` subquestion starts with; None when it only asks."""
+    parts = sentences(subquestion)
+    return parts[0] if len(parts) > 1 else None
 
 
 def _problem(pid: str, question: str, gold: list[tuple], k: int, config: SyntheticConfig) -> Problem:
