@@ -17,7 +17,7 @@ import argparse
 import sys
 from dataclasses import dataclass
 
-from socratic_distill.data.registry import load_problems
+from socratic_distill.cli import load_dataset_arg
 from socratic_distill.data.synthetic import quoted_fact, sentences
 from socratic_distill.errors import UserError
 from socratic_distill.jsonl import read_jsonl
@@ -55,34 +55,22 @@ def count_copies(problems: list[Problem], predictions: list[Prediction], source:
     return copies
 
 
-def _options(pairs: list[str]) -> dict:
-    import yaml
-
-    options = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep:
-            raise UserError(f"-o {pair}: expected KEY=VALUE")
-        options[key] = yaml.safe_load(value)
-    return options
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("predictions", nargs="+")
     parser.add_argument("-d", "--dataset", nargs="+", required=True)
-    parser.add_argument("-o", "--option", action="append", default=[], help="KEY=VALUE")
+    parser.add_argument("-o", "--dataset-option", action="append", metavar="KEY=VALUE")
     parser.add_argument("--limit", type=int)
+    parser.add_argument("--data-dir")
     args = parser.parse_args(argv)
     try:
         datasets = args.dataset * len(args.predictions) if len(args.dataset) == 1 else args.dataset
         if len(datasets) != len(args.predictions):
             raise UserError(f"{len(args.dataset)} datasets for {len(args.predictions)} "
                             "predictions files: give one, or one per file")
-        options = _options(args.option)
         print("| predictions | quotes | verbatim | the gold step's fact |\n|---|---:|---:|---:|")
         for path, dataset in zip(args.predictions, datasets, strict=True):
-            problems = load_problems(dataset, limit=args.limit, options=options)
+            problems = load_dataset_arg(dataset, args.limit, args.data_dir, args.dataset_option)
             copies = count_copies(problems, read_jsonl(path, Prediction), path)
             print(copies.row(path))
     except UserError as error:

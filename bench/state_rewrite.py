@@ -27,8 +27,9 @@ import sys
 from pathlib import Path
 
 from socratic_distill.calculator import ANSWER_MARK
-from socratic_distill.data.registry import load_problems
+from socratic_distill.cli import load_dataset_arg
 from socratic_distill.data.synthetic import quoted_fact, sentences
+from socratic_distill.errors import UserError
 from socratic_distill.formats import (
     END_MARKER,
     FORMAT_VERSION,
@@ -111,14 +112,8 @@ class StateDialogue(Dialogue):
         return step
 
 
-def _options(pairs: list[str]) -> dict:
-    import yaml
-
-    return {key: yaml.safe_load(value) for key, value in (pair.split("=", 1) for pair in pairs)}
-
-
 def build(args) -> None:
-    problems = load_problems(args.dataset, limit=args.limit, options=_options(args.option))
+    problems = load_dataset_arg(args.dataset, args.limit, args.data_dir, args.dataset_option)
     examples = [example for problem in problems for example in state_examples(problem)]
     kept = len({example.id for example in examples})
     Path(args.out).mkdir(parents=True, exist_ok=True)
@@ -131,7 +126,7 @@ def solve(args) -> None:
     from socratic_distill.infer.run import load_generators
     from socratic_distill.infer.solvers import _Caller, _socratic
 
-    problems = load_problems(args.dataset, limit=args.limit, options=_options(args.option))
+    problems = load_dataset_arg(args.dataset, args.limit, args.data_dir, args.dataset_option)
     generators = load_generators("socratic", {"qg": args.student, "qa": args.student})
     # The prompts change from turn to turn, so no turn extends the one before's prefix.
     config = make_config(method="socratic", batch_size=args.batch_size, prefix_cache=False)
@@ -145,19 +140,25 @@ def solve(args) -> None:
     print(f"{sum(job.ended for job in jobs)} of {len(jobs)} dialogues ended with {END_MARKER}")
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     for name in ("build", "solve"):
         command = commands.add_parser(name)
         command.add_argument("-d", "--dataset", default="synthetic:train")
-        command.add_argument("-o", "--option", action="append", default=[], help="KEY=VALUE")
+        command.add_argument("-o", "--dataset-option", action="append", metavar="KEY=VALUE")
         command.add_argument("--limit", type=int)
+        command.add_argument("--data-dir")
         command.add_argument("--out", required=True)
     commands.choices["solve"].add_argument("--student", required=True)
     commands.choices["solve"].add_argument("--batch-size", type=int, default=100)
     args = parser.parse_args(argv)
-    {"build": build, "solve": solve}[args.command](args)
+    try:
+        {"build": build, "solve": solve}[args.command](args)
+    except UserError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
 
 
 if __name__ == "__main__":

@@ -51,15 +51,15 @@ def twin(solution: str, step: int) -> str | None:
         if not match or not line.startswith("A:"):
             continue
         seen += 1
+        if seen < step:
+            continue
         expr = match.group(2)
         if seen == step:
             expr = _swapped(expr)
-        elif seen > step and changed:
-            expr = re.sub(r"[\d.]+", lambda m: changed.get(m.group(0), m.group(0)), expr)
-        if expr is None or seen < step:
             if expr is None:
                 return None
-            continue
+        else:
+            expr = re.sub(r"[\d.]+", lambda m: changed.get(m.group(0), m.group(0)), expr)
         value = _whole(expr)
         if value is None:
             return None

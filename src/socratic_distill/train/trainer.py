@@ -102,9 +102,13 @@ def train_student(
         keep_end=task == VERIFIER_TASK,
     )
     counts = {"validation_examples": len(val_features)}
+    pair_verdicts = None  # the ` yes` and ` no` token ids, when the loss compares pairs
     if config.verifier_loss == "pairs":
+        from socratic_distill.infer.verifier import verdict_token_ids
+
+        pair_verdicts = verdict_token_ids(tokenizer)
         train_features, val_features = _pair_features(
-            train_examples, val_examples, tokenizer, max_length)
+            train_examples, val_examples, tokenizer, max_length, pair_verdicts)
         counts |= {"pairs": len(train_features), "validation_pairs": len(val_features)}
 
     # 4. Train. Every full-weight checkpoint is a student too (for learning curves).
@@ -124,7 +128,8 @@ def train_student(
         metadata["verdicts"] = verdicts
     if not config.lora:  # LoRA checkpoints hold adapters, not a model from_pretrained loads
         callbacks = [*(callbacks or []), checkpoint_student_callback(metadata)]
-    trainer = _make_trainer(model, tokenizer, args, train_features, val_features, config, callbacks)
+    trainer = _make_trainer(model, tokenizer, args, train_features, val_features, config, callbacks,
+                            pair_verdicts)
     tokens_before = _tokens_seen(checkpoint)
     started = time.time()
     result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
@@ -162,11 +167,8 @@ def _check_pairs(data_path: Path, verdicts: str | None, train_examples, val_exam
                             "validation_fraction")
 
 
-def _pair_features(train_examples, val_examples, tokenizer, max_length):
+def _pair_features(train_examples, val_examples, tokenizer, max_length, verdicts):
     """Right-against-wrong pairs of each side of the split (`data.verdict_pairs`)."""
-    from socratic_distill.infer.verifier import verdict_token_ids
-
-    verdicts = verdict_token_ids(tokenizer)
     train_pairs = verdict_pairs(train_examples, tokenizer, max_length, verdicts)
     val_pairs = verdict_pairs(val_examples, tokenizer, max_length, verdicts)
     val_pairs.sort(key=lambda feature: len(feature["input_ids"]))
@@ -219,7 +221,8 @@ def _with_lora(model: Any, config: TrainConfig) -> Any:
     return get_peft_model(model, lora)
 
 
-def _make_trainer(model, tokenizer, args, train_features, val_features, config, callbacks):
+def _make_trainer(model, tokenizer, args, train_features, val_features, config, callbacks,
+                  pair_verdicts=None):
     from transformers import EarlyStoppingCallback
 
     from socratic_distill.train.student_trainer import StudentTrainer
@@ -227,13 +230,12 @@ def _make_trainer(model, tokenizer, args, train_features, val_features, config, 
     extra = list(callbacks or [])
     if val_features and config.early_stopping_patience:
         extra.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))
-    if config.verifier_loss == "pairs":
+    if pair_verdicts is not None:
         from functools import partial
 
-        from socratic_distill.infer.verifier import verdict_token_ids
         from socratic_distill.train.student_trainer import pairwise_verdict_loss
 
-        loss = {"loss_func": partial(pairwise_verdict_loss, verdicts=verdict_token_ids(tokenizer))}
+        loss = {"loss_func": partial(pairwise_verdict_loss, verdicts=pair_verdicts)}
         collator = PairCollator(tokenizer.pad_token_id)
     else:
         loss, collator = {}, PadCollator(tokenizer.pad_token_id)
