@@ -58,6 +58,7 @@ def run_once(spec: str, dropout: float | None, data: Path, steps: int, batch_siz
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--specs", nargs="+", default=["scratch:tiny", "scratch:tiny:llama",
+                                                        "scratch:tiny:bloom", "scratch:tiny:nope",
                                                         "scratch:small", "scratch:small:llama"])
     experiment = quickstart()
     settings = experiment.train_settings("unified")

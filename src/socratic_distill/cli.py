@@ -257,7 +257,7 @@ def train(
     task: Annotated[str, typer.Option(help="answer, cot, unified, qg, qa or verifier.")],
     data: Annotated[Path, typer.Option(help="Directory written by `build`.")],
     model: Annotated[str, typer.Option(
-        help="HF id, local dir, .gguf file, or scratch:tiny|small|base[:gpt2|llama].")],
+        help="HF id, local dir, .gguf file, or scratch:tiny|small|base[:gpt2|llama|bloom|nope].")],
     out: Annotated[Path, typer.Option(help="Output model directory.")],
     epochs: Annotated[float | None, typer.Option(help="Passes over the training set.")] = None,
     max_steps: Annotated[int | None, typer.Option(help="Optimiser steps; overrides --epochs.")] = None,

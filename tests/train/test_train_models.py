@@ -57,10 +57,46 @@ def test_scratch_llama_has_rotary_positions_and_gpt2s_budget():
     assert 0.9 < count_parameters(llama) / (count_parameters(gpt2) - positions) < 1.1
 
 
-def test_scratch_llama_trains_a_step():
+def test_scratch_bloom_has_alibi_and_nope_has_no_positions():
+    bloom, tokenizer = load_student("scratch:tiny:bloom", TEXTS)
+    nope, _ = load_student("scratch:tiny:nope", TEXTS)
+    assert (bloom.config.model_type, nope.config.model_type) == ("bloom", "gpt_neox")
+    assert nope.config.rope_parameters["partial_rotary_factor"] == 0  # no dimension rotates
+    for model in (bloom, nope):
+        assert not any("position" in name for name, _ in model.named_parameters())
+        assert model.get_input_embeddings().weight is model.get_output_embeddings().weight
+        assert model.config.eos_token_id == model.config.pad_token_id == tokenizer.eos_token_id
+        assert model.config.num_hidden_layers == 2 and model.config.hidden_size == 128
+
+
+@pytest.mark.parametrize("architecture", ["bloom", "nope"])
+def test_scratch_models_without_learned_positions_ignore_left_padding(architecture, tmp_path):
     import torch
 
-    model, tokenizer = load_student("scratch:tiny:llama", TEXTS)
+    model, tokenizer = load_student(f"scratch:tiny:{architecture}", TEXTS)
+    model.eval()
+    # Batched solving pads on the left: the distances ALiBi reads must not count the padding.
+    short = tokenizer(TEXTS[0])["input_ids"]
+    long = tokenizer(TEXTS[0] + " " + TEXTS[1])["input_ids"]
+    pad = len(long) - len(short)
+    ids = torch.tensor([[tokenizer.pad_token_id] * pad + short, long])
+    mask = torch.tensor([[0] * pad + [1] * len(short), [1] * len(long)])
+    with torch.no_grad():
+        padded = model(input_ids=ids, attention_mask=mask).logits[0, pad:]
+        alone = model(input_ids=torch.tensor([short])).logits[0]
+    assert torch.allclose(padded, alone, atol=1e-5)
+    model.save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    reloaded, _ = load_student(str(tmp_path))
+    with torch.no_grad():
+        assert torch.allclose(reloaded.eval()(input_ids=torch.tensor([short])).logits[0], alone)
+
+
+@pytest.mark.parametrize("architecture", ["llama", "bloom", "nope"])
+def test_scratch_architectures_train_a_step(architecture):
+    import torch
+
+    model, tokenizer = load_student(f"scratch:tiny:{architecture}", TEXTS)
     batch = tokenizer(TEXTS[:4], return_tensors="pt", padding=True)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
     losses = []
@@ -86,7 +122,7 @@ def test_a_saved_model_directory_loads(tmp_path):
     ("spec", "message"),
     [
         ("scratch:huge", "unknown size"),
-        ("scratch:tiny:mamba", "unknown architecture `mamba` \\(choose one of gpt2, llama\\)"),
+        ("scratch:tiny:mamba", "unknown architecture `mamba` \\(choose one of gpt2, llama, bloom, nope\\)"),
         ("./no/such/model", "no such model directory"),
         ("missing.gguf", "no such GGUF file"),
     ],

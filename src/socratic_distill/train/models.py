@@ -9,7 +9,9 @@ A spec is one of
   number is spelled digit by digit). ARCH is `gpt2` (the default: learned absolute positions, as
   the paper's students) or `llama` (rotary positions, RMSNorm, a gated MLP of GPT-2's MLP
   parameters, tied embeddings): rotary positions are relative, so dialogues longer than any in
-  training use no untrained position.
+  training use no untrained position; or `bloom` (ALiBi: no position embeddings, a per-head
+  penalty linear in the distance, made to read texts longer than training's); or `nope`
+  (GPT-NeoX with no position signal at all; the causal mask alone orders the tokens).
 
 Scratch sizes (parameters counted at the full vocabulary; a small training set gives a smaller
 vocabulary, hence fewer embedding parameters; BENCHMARKS.md gives each one's training tokens/s):
@@ -87,7 +89,7 @@ def check_model_spec(spec: str) -> str:
     if path.exists() or spec.startswith((".", "/", "~")):
         raise UserError(
             f"model `{spec}`: no such model directory (expected a directory with config.json, "
-            "a .gguf file, scratch:tiny|small|base[:gpt2|llama] or a Hugging Face model id)"
+            "a .gguf file, scratch:tiny|small|base[:gpt2|llama|bloom|nope] or a Hugging Face model id)"
         )
     return spec
 
@@ -273,5 +275,50 @@ def _scratch_llama(tokenizer: Any, **shape: int) -> Any:
     return LlamaForCausalLM(scratch_llama_config(tokenizer, **shape))
 
 
+def scratch_bloom_config(tokenizer: Any, *, n_layer: int, n_embd: int, n_head: int):
+    """A BLOOM configuration of GPT-2's shape: no position embeddings at all; each attention
+    head adds a linear penalty on the distance to the key (ALiBi), which was made to train short
+    and read long. LayerNorm and a 4x GELU MLP as in GPT-2; tied embeddings."""
+    from transformers import BloomConfig
+
+    eos_id = tokenizer.eos_token_id
+    return BloomConfig(
+        vocab_size=len(tokenizer), hidden_size=n_embd, n_layer=n_layer, n_head=n_head,
+        hidden_dropout=0.0, attention_dropout=0.0, initializer_range=0.02,
+        bos_token_id=eos_id, eos_token_id=eos_id, pad_token_id=eos_id,
+    )
+
+
+def _scratch_bloom(tokenizer: Any, **shape: int) -> Any:
+    from transformers import BloomForCausalLM
+
+    return BloomForCausalLM(scratch_bloom_config(tokenizer, **shape))
+
+
+def scratch_nope_config(tokenizer: Any, *, n_layer: int, n_embd: int, n_head: int):
+    """A GPT-NeoX configuration of GPT-2's shape with no positions at all (NoPE): none of the
+    head dimensions rotate, so only the causal mask tells a token where it stands. LayerNorm, a
+    4x GELU MLP and sequential residuals as in GPT-2; tied embeddings."""
+    from transformers import GPTNeoXConfig
+
+    eos_id = tokenizer.eos_token_id
+    return GPTNeoXConfig(
+        vocab_size=len(tokenizer), hidden_size=n_embd, num_hidden_layers=n_layer,
+        num_attention_heads=n_head, intermediate_size=4 * n_embd, hidden_act="gelu",
+        rotary_pct=0.0, use_parallel_residual=False, tie_word_embeddings=True,
+        max_position_embeddings=SCRATCH_POSITIONS, initializer_range=0.02,
+        hidden_dropout=0.0, attention_dropout=0.0,
+        bos_token_id=eos_id, eos_token_id=eos_id, pad_token_id=eos_id,
+    )
+
+
+def _scratch_nope(tokenizer: Any, **shape: int) -> Any:
+    from transformers import GPTNeoXForCausalLM
+
+    return GPTNeoXForCausalLM(scratch_nope_config(tokenizer, **shape))
+
+
 # `scratch:SIZE[:ARCHITECTURE]`: GPT-2 (learned absolute positions) unless another is named.
-SCRATCH_ARCHITECTURES = {"gpt2": _scratch_gpt2, "llama": _scratch_llama}
+SCRATCH_ARCHITECTURES = {
+    "gpt2": _scratch_gpt2, "llama": _scratch_llama, "bloom": _scratch_bloom, "nope": _scratch_nope,
+}
