@@ -11,9 +11,13 @@ The steps must quote the fact they resolve (`synthetic`'s `quote_facts`), which 
 sentence to replace.
 
     python bench/state_rewrite.py build --out DIR -o quote_facts=true ...   # DIR/unified.jsonl
-    socratic-distill train --task unified --data DIR --model scratch:tiny --out STUDENT ...
+    socratic-distill train --task unified --data DIR --model scratch:tiny:bloom --out STUDENT ...
     python bench/state_rewrite.py solve --student STUDENT -d synthetic:test-hard -o ... --out P.jsonl
     socratic-distill evaluate --predictions P.jsonl -d synthetic:test-hard -o ...
+
+The student needs positions that read past training's lengths: a GPT-2 one does not copy the
+quotes of long questions and solves 2.0% of `test-hard`; an ALiBi one (`scratch:tiny:bloom`)
+solves 21.0-25.5% (BENCHMARKS.md, stops 39 and 40).
 
 A bench script, not a method: it needs steps that quote their facts, which only `synthetic`
 writes.

@@ -96,17 +96,19 @@ def test_scratch_models_without_learned_positions_ignore_left_padding(architectu
 def test_scratch_architectures_train_a_step(architecture):
     import torch
 
+    torch.manual_seed(0)
     model, tokenizer = load_student(f"scratch:tiny:{architecture}", TEXTS)
     batch = tokenizer(TEXTS[:4], return_tensors="pt", padding=True)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    # 1e-2 can make NoPE's first steps climb (3 of 30 initialisations); 1e-3 falls from all 30.
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     losses = []
-    for _ in range(3):
+    for _ in range(8):
         loss = model(**batch, labels=batch["input_ids"]).loss
         loss.backward()
         optimizer.step()
         optimizer.zero_grad()
         losses.append(loss.item())
-    assert losses[-1] < losses[0]
+    assert losses[-1] < losses[0] - 0.5
 
 
 def test_a_saved_model_directory_loads(tmp_path):
