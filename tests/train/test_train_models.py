@@ -75,7 +75,7 @@ def test_scratch_models_without_learned_positions_ignore_left_padding(architectu
 
     model, tokenizer = load_student(f"scratch:tiny:{architecture}", TEXTS)
     model.eval()
-    # Batched solving pads on the left: the distances ALiBi reads must not count the padding.
+    # Batched solving pads on the left: neither ALiBi's distances nor NoPE's attention may count it.
     short = tokenizer(TEXTS[0])["input_ids"]
     long = tokenizer(TEXTS[0] + " " + TEXTS[1])["input_ids"]
     pad = len(long) - len(short)

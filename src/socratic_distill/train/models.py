@@ -89,7 +89,7 @@ def check_model_spec(spec: str) -> str:
     if path.exists() or spec.startswith((".", "/", "~")):
         raise UserError(
             f"model `{spec}`: no such model directory (expected a directory with config.json, "
-            "a .gguf file, scratch:tiny|small|base[:gpt2|llama|bloom|nope] or a Hugging Face model id)"
+            f"a .gguf file, {scratch_spec_forms()} or a Hugging Face model id)"
         )
     return spec
 
@@ -219,15 +219,25 @@ def train_scratch_tokenizer(texts: list[str], vocab_size: int) -> Any:
     )
 
 
+def scratch_spec_forms() -> str:
+    """`scratch:tiny|small|base[:gpt2|...]`, from the registries, for messages."""
+    return f"scratch:{'|'.join(SCRATCH_SIZES)}[:{'|'.join(SCRATCH_ARCHITECTURES)}]"
+
+
+def _special_ids(tokenizer: Any) -> dict[str, int]:
+    """A scratch tokenizer has one special token; it begins, ends and pads every text."""
+    eos_id = tokenizer.eos_token_id
+    return {"bos_token_id": eos_id, "eos_token_id": eos_id, "pad_token_id": eos_id}
+
+
 def scratch_config(tokenizer: Any, *, n_layer: int, n_embd: int, n_head: int,
                    n_positions: int = SCRATCH_POSITIONS):
     """The GPT-2 configuration of a scratch model over `tokenizer`'s vocabulary."""
     from transformers import GPT2Config
 
-    eos_id = tokenizer.eos_token_id
     return GPT2Config(
         vocab_size=len(tokenizer), n_positions=n_positions, n_layer=n_layer, n_embd=n_embd,
-        n_head=n_head, bos_token_id=eos_id, eos_token_id=eos_id, pad_token_id=eos_id,
+        n_head=n_head, **_special_ids(tokenizer),
         # GPT-2's tanh GELU as one fused kernel: the same function as `gelu_new`, which
         # takes four elementwise passes (scratch:small trains 15% faster with this one).
         activation_function="gelu_pytorch_tanh",
@@ -260,12 +270,11 @@ def scratch_llama_config(tokenizer: Any, *, n_layer: int, n_embd: int, n_head: i
     it GPT-2's MLP parameters (3 x width x 8/3 width)."""
     from transformers import LlamaConfig
 
-    eos_id = tokenizer.eos_token_id
     return LlamaConfig(
         vocab_size=len(tokenizer), hidden_size=n_embd, intermediate_size=8 * round(n_embd / 3),
         num_hidden_layers=n_layer, num_attention_heads=n_head, num_key_value_heads=n_head,
         max_position_embeddings=n_positions, tie_word_embeddings=True, initializer_range=0.02,
-        bos_token_id=eos_id, eos_token_id=eos_id, pad_token_id=eos_id,
+        **_special_ids(tokenizer),
     )
 
 
@@ -281,11 +290,10 @@ def scratch_bloom_config(tokenizer: Any, *, n_layer: int, n_embd: int, n_head: i
     and read long. LayerNorm and a 4x GELU MLP as in GPT-2; tied embeddings."""
     from transformers import BloomConfig
 
-    eos_id = tokenizer.eos_token_id
     return BloomConfig(
         vocab_size=len(tokenizer), hidden_size=n_embd, n_layer=n_layer, n_head=n_head,
         hidden_dropout=0.0, attention_dropout=0.0, initializer_range=0.02,
-        bos_token_id=eos_id, eos_token_id=eos_id, pad_token_id=eos_id,
+        **_special_ids(tokenizer),
     )
 
 
@@ -301,14 +309,13 @@ def scratch_nope_config(tokenizer: Any, *, n_layer: int, n_embd: int, n_head: in
     4x GELU MLP and sequential residuals as in GPT-2; tied embeddings."""
     from transformers import GPTNeoXConfig
 
-    eos_id = tokenizer.eos_token_id
     return GPTNeoXConfig(
         vocab_size=len(tokenizer), hidden_size=n_embd, num_hidden_layers=n_layer,
         num_attention_heads=n_head, intermediate_size=4 * n_embd, hidden_act="gelu",
         rotary_pct=0.0, use_parallel_residual=False, tie_word_embeddings=True,
         max_position_embeddings=SCRATCH_POSITIONS, initializer_range=0.02,
         hidden_dropout=0.0, attention_dropout=0.0,
-        bos_token_id=eos_id, eos_token_id=eos_id, pad_token_id=eos_id,
+        **_special_ids(tokenizer),
     )
 
 
